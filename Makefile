@@ -1,0 +1,43 @@
+# The two commands a new user types: `make run` and `make test`.
+# Both install what is missing: Debian packages (when run as root), a venv, pip packages.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+APT_RUN := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd poppler-utils
+APT_TEST := $(APT_RUN) fonts-dejavu-core fonts-liberation
+PYTEST_ARGS ?=
+
+.PHONY: run test test-fast lint system-deps system-deps-test bench clean
+
+run: system-deps $(VENV)/.installed
+	$(BIN)/chartclerk watch
+
+test: system-deps-test $(VENV)/.installed lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The quick loop while developing: no slow end-to-end tests.
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@mkdir -p build/typecheck && ln -sfn ../.. build/typecheck/chartclerk
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml chartclerk
+
+system-deps:
+	@APT="$(APT_RUN)" sh scripts/system-deps.sh
+
+system-deps-test:
+	@APT="$(APT_TEST)" sh scripts/system-deps.sh
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

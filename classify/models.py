@@ -1,0 +1,67 @@
+"""Data passed in and out of the classify stages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+DocStatus = Literal["filed", "review"]
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    """One roster (master patient index) entry."""
+
+    mrn: str
+    last: str
+    first: str
+    dob: dt.date
+    sex: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    doc_type: str  # one of DOC_TYPES
+    loinc: str | None
+    confidence: float  # in [0, 1]
+    scores: tuple[tuple[str, float], ...] = ()  # every type's score, best first
+
+
+@dataclass(frozen=True, slots=True)
+class PersonName:
+    last: str
+    first: str
+    middle: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Identifiers:
+    """Patient identifiers found in a document's OCR text."""
+
+    mrns: tuple[str, ...] = ()
+    names: tuple[PersonName, ...] = ()
+    dobs: tuple[dt.date, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PatientMatch:
+    mrn: str | None  # set only when the document may be filed to this patient
+    score: float | None  # of the best candidate, in [0, 1]
+    reason: str  # short, free of PHI: e.g. "mrn+dob agree", "no identifiers", "ambiguous: 2 candidates"
+    candidates: tuple[tuple[str, float], ...] = ()  # (mrn, score), best first
+
+    @property
+    def filed(self) -> bool:
+        return self.mrn is not None
+
+
+class Roster(Protocol):
+    """Read access to the master patient index (the archive database implements it)."""
+
+    def by_mrn(self, mrn: str) -> Patient | None: ...
+
+    def candidates(self, last_names: tuple[str, ...], dobs: tuple[dt.date, ...]) -> list[Patient]:
+        """Patients whose last name sounds like one given, or whose DOB is one given
+        (blocking: never the whole roster)."""
+        ...

@@ -1,0 +1,236 @@
+"""The master patient index: CSV import, name/MRN normalization, blocking keys,
+and an in-memory roster with the same lookup semantics as the database one.
+
+Normalization (shared with the archive database, which stores its results):
+
+* ``normalize_mrn``: drop all white space, upper-case, strip leading zeros
+  ("0012345" -> "12345"; all zeros -> "0"). Hyphens are kept: "123-45" is not "12345".
+* ``normalize_name``: accents removed, upper case, apostrophes and periods dropped,
+  any other non-letter -> one space ("O'Brien-Smith" -> "OBRIEN SMITH").
+* ``blocking_key``: American Soundex (letter + 3 digits) of the normalized last
+  name with spaces removed ("Smith" -> "S530", "De la Cruz" -> "D426"); "" when
+  the name has no letters.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chartclerk.classify.models import Patient
+from chartclerk.errors import InputFileError
+
+if TYPE_CHECKING:
+    from _csv import Reader
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("mrn", "last", "first", "dob")
+OPTIONAL_COLUMNS = ("sex",)
+_MRN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 \-]*")
+
+_SOUNDEX_CODES = {
+    **dict.fromkeys("BFPV", "1"),
+    **dict.fromkeys("CGJKQSXZ", "2"),
+    **dict.fromkeys("DT", "3"),
+    "L": "4",
+    **dict.fromkeys("MN", "5"),
+    "R": "6",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RosterImport:
+    patients: tuple[Patient, ...]
+    errors: tuple[str, ...]  # one line each, e.g. "line 7: bad dob '1960-13-01'"
+
+
+def normalize_mrn(mrn: str) -> str:
+    """The form MRNs are compared in (as the archive database stores them): no white space,
+    upper case, no leading zeros ("" for an empty MRN, "0" for all zeros)."""
+    compact = "".join(mrn.split()).upper()
+    if not compact:
+        return ""
+    return compact.lstrip("0") or "0"
+
+
+def normalize_name(name: str) -> str:
+    """Upper case letters and single spaces only (accents, punctuation removed)."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    letters = re.sub(r"['\u2019`.]", "", letters.upper())
+    return " ".join(re.sub(r"[^A-Z]+", " ", letters).split())
+
+
+def soundex(word: str) -> str:
+    """American Soundex of the letters A-Z in ``word`` ("" when there are none)."""
+    letters = [c for c in word.upper() if "A" <= c <= "Z"]
+    if not letters:
+        return ""
+    code = letters[0]
+    previous = _SOUNDEX_CODES.get(letters[0], "")
+    for c in letters[1:]:
+        digit = _SOUNDEX_CODES.get(c, "")
+        if digit and digit != previous:
+            code += digit
+            if len(code) == 4:
+                break
+        if c not in "HW":  # H and W do not separate letters with the same code
+            previous = digit
+    return code.ljust(4, "0")
+
+
+def blocking_key(last: str) -> str:
+    """Deterministic phonetic key of a last name: Soundex of ``normalize_name(last)``."""
+    return soundex(normalize_name(last).replace(" ", ""))
+
+
+class MemoryRoster:
+    """A roster held in memory (tests, small offices). The first patient wins on duplicate MRNs."""
+
+    __slots__ = ("_by_dob", "_by_key", "_by_mrn")
+
+    def __init__(self, patients: Iterable[Patient]) -> None:
+        self._by_mrn: dict[str, Patient] = {}
+        self._by_key: dict[str, list[Patient]] = {}
+        self._by_dob: dict[dt.date, list[Patient]] = {}
+        for patient in patients:
+            key = normalize_mrn(patient.mrn)
+            if key in self._by_mrn:
+                continue
+            self._by_mrn[key] = patient
+            self._by_key.setdefault(blocking_key(patient.last), []).append(patient)
+            self._by_dob.setdefault(patient.dob, []).append(patient)
+
+    def __len__(self) -> int:
+        return len(self._by_mrn)
+
+    def by_mrn(self, mrn: str) -> Patient | None:
+        return self._by_mrn.get(normalize_mrn(mrn))
+
+    def candidates(self, last_names: tuple[str, ...], dobs: tuple[dt.date, ...]) -> list[Patient]:
+        """Patients whose last name has the same blocking key as one given, or whose DOB is one given."""
+        found: dict[str, Patient] = {}
+        for key in dict.fromkeys(blocking_key(name) for name in last_names):
+            if key:
+                for patient in self._by_key.get(key, ()):
+                    found.setdefault(normalize_mrn(patient.mrn), patient)
+        for dob in dict.fromkeys(dobs):
+            for patient in self._by_dob.get(dob, ()):
+                found.setdefault(normalize_mrn(patient.mrn), patient)
+        return [found[k] for k in sorted(found)]
+
+
+def read_roster_csv(path: Path) -> RosterImport:
+    """Read a roster CSV (header ``mrn,last,first,dob[,sex]``, any case, extra columns ignored,
+    ISO dates, UTF-8 with or without BOM). Bad rows are skipped and reported (by the line they
+    start on), never raised; an unreadable or non-UTF-8 file, or a header without a required
+    column, raises InputFileError."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InputFileError(f"{path.name}: roster is not UTF-8 text (byte {e.start})") from e
+    except OSError as e:
+        raise InputFileError(f"{path.name}: cannot read roster: {e.strerror or e}") from e
+    records = _records(csv.reader(io.StringIO(text, newline="")))
+    header = next(records, None)
+    if header is None or header[1] is None:
+        raise InputFileError(
+            f"{path.name}: roster is empty or has no readable header (mrn,last,first,dob,sex)"
+        )
+    columns = _column_index(header[1])
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise InputFileError(f"{path.name}: roster header lacks column(s): {', '.join(missing)}")
+    patients: list[Patient] = []
+    errors: list[str] = []
+    first_line: dict[str, int] = {}
+    for line_no, row in records:
+        if row is None:
+            errors.append(f"line {line_no}: unreadable csv record")
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        patient, error = _parse_row(row, columns)
+        if patient is not None:
+            key = normalize_mrn(patient.mrn)
+            if key in first_line:
+                error = f"duplicate mrn '{patient.mrn}' (first on line {first_line[key]})"
+            else:
+                first_line[key] = line_no
+                patients.append(patient)
+        if error is not None:
+            errors.append(f"line {line_no}: {error}")
+    log.info("roster import: %d patients, %d rows rejected", len(patients), len(errors))
+    return RosterImport(tuple(patients), tuple(errors))
+
+
+def _records(reader: Reader) -> Iterator[tuple[int, list[str] | None]]:
+    """(first line number, cells) of each record; cells are None for a record the csv module rejects."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            if reader.line_num < start:  # nothing consumed: stop rather than loop
+                return
+            yield start, None
+            continue
+        yield start, row
+
+
+def _column_index(header: list[str]) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for i, name in enumerate(header):
+        key = name.strip().lower()
+        if key in REQUIRED_COLUMNS + OPTIONAL_COLUMNS and key not in index:
+            index[key] = i
+    return index
+
+
+def _parse_row(row: list[str], columns: dict[str, int]) -> tuple[Patient | None, str | None]:
+    needed = max(columns.values()) + 1
+    if len(row) < needed:
+        return None, f"expected at least {needed} fields, got {len(row)}"
+    cell = {name: row[i].strip() for name, i in columns.items()}
+    mrn, last, first, dob_text = cell["mrn"], cell["last"], cell["first"], cell["dob"]
+    if not mrn:
+        return None, "missing mrn"
+    if not _MRN_RE.fullmatch(mrn) or not normalize_mrn(mrn):
+        return None, f"bad mrn '{mrn}'"
+    if not normalize_name(last):
+        return None, "missing last name"
+    if not normalize_name(first):
+        return None, "missing first name"
+    if any(_is_control(c) for c in last + first):
+        return None, "control characters in name"
+    dob = _parse_iso_date(dob_text)
+    if dob is None:
+        return None, f"bad dob '{dob_text}'"
+    return Patient(mrn=mrn, last=last, first=first, dob=dob, sex=cell.get("sex", "").upper()), None
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char).startswith("C")
+
+
+def _parse_iso_date(text: str) -> dt.date | None:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return None
+    try:
+        value = dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+    if value.year < 1850 or value > dt.date.today():
+        return None
+    return value

@@ -1,0 +1,42 @@
+"""The only module that runs poppler (through pdf2image)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pdf2image
+from pdf2image import exceptions as pdf_errors
+
+from chartclerk.errors import InputFileError, MissingDependencyError
+from chartclerk.ingest.models import GrayImage
+from chartclerk.settings import IngestSettings
+
+log = logging.getLogger(__name__)
+
+
+def rasterize_pdf_page(path: Path, number: int, settings: IngestSettings) -> GrayImage:
+    """Page ``number`` (1-based) of a PDF as 8-bit gray at ``settings.dpi``."""
+    try:
+        images = pdf2image.convert_from_path(
+            path,
+            dpi=settings.dpi,
+            first_page=number,
+            last_page=number,
+            grayscale=True,
+            timeout=settings.rasterize_timeout_seconds,
+        )
+    except pdf_errors.PDFInfoNotInstalledError as e:
+        raise MissingDependencyError("poppler-utils (pdftoppm, pdfinfo) is not installed") from e
+    except pdf_errors.PDFPopplerTimeoutError as e:
+        raise InputFileError(
+            f"rasterizing page {number} took over {settings.rasterize_timeout_seconds} s"
+        ) from e
+    except (pdf_errors.PDFPageCountError, pdf_errors.PDFSyntaxError) as e:
+        raise InputFileError(f"corrupt PDF: page {number} cannot be rasterized") from e
+    if not images:
+        raise InputFileError(f"corrupt PDF: page {number} rendered no image")
+    with images[0] as img:
+        gray = img.convert("L") if img.mode != "L" else img
+        return np.asarray(gray, dtype=np.uint8).copy()

@@ -1,0 +1,161 @@
+"""config.yaml, read once into a validated, frozen model. Stages receive their
+own sub-model; nothing else reads configuration."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chartclerk.errors import ConfigError
+
+ENV_CONFIG = "CHARTCLERK_CONFIG"
+DEFAULT_CONFIG = Path("config.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IngestSettings(_Section):
+    dpi: int = Field(300, ge=100, le=600, description="Resolution PDF pages are rasterized at.")
+    max_page_pixels: int = Field(
+        200_000_000,
+        ge=1_000_000,
+        le=2_000_000_000,
+        description="Largest page image accepted (width x height); larger is refused (decompression bomb).",
+    )
+    max_pages: int = Field(5000, ge=1, le=100_000, description="Largest page count accepted in one file.")
+    rasterize_timeout_seconds: int = Field(
+        120, ge=5, le=3600, description="Time limit for rasterizing one page."
+    )
+    separator_code: str = Field(
+        "PATCHT",
+        min_length=1,
+        max_length=64,
+        description="Barcode/QR text of a separator sheet between documents.",
+    )
+
+
+class OcrSettings(_Section):
+    language: str = Field(
+        "eng", pattern=r"^[A-Za-z_+]{3,64}$", description="Tesseract language(s), e.g. eng."
+    )
+    timeout_seconds: int = Field(180, ge=5, le=3600, description="Time limit for one tesseract call.")
+    min_dpi: int = Field(
+        250,
+        ge=70,
+        le=600,
+        description="Pages scanned below this resolution are scaled up to `target_dpi` before OCR.",
+    )
+    target_dpi: int = Field(300, ge=150, le=600, description="Resolution low-resolution scans are scaled to.")
+    orientation_check_confidence: float = Field(
+        70.0,
+        ge=0,
+        le=100,
+        description="OCR mean word confidence under which the page's orientation is double-checked with OSD.",
+    )
+    jpeg_quality: int = Field(
+        80, ge=30, le=100, description="JPEG quality of page images in searchable PDFs."
+    )
+
+
+class ClassifySettings(_Section):
+    min_confidence: float = Field(
+        0.5, ge=0, le=1, description="Documents whose type confidence is below this go to review."
+    )
+
+
+class PatientSettings(_Section):
+    min_match_score: float = Field(
+        0.9, ge=0.5, le=1, description="A document is filed only to a patient scoring at least this."
+    )
+    min_margin: float = Field(
+        0.1, ge=0, le=1, description="...and only when no other candidate scores within this margin."
+    )
+
+
+class WatchSettings(_Section):
+    stable_seconds: float = Field(
+        2.0, ge=0.1, le=600, description="A file is taken once its size and mtime are unchanged this long."
+    )
+    poll_interval_seconds: float = Field(
+        0.5, ge=0.05, le=60, description="How often pending files are checked."
+    )
+    polling: bool = Field(False, description="Poll the folder instead of inotify (network shares).")
+
+
+class Settings(_Section):
+    inbox: Path = Field(Path("inbox"), description="Folder the watcher takes new scans from.")
+    archive: Path = Field(Path("archive"), description="Folder originals, PDFs and the database live in.")
+    database: str | None = Field(
+        None, description="SQLAlchemy URL; default sqlite:///<archive>/chartclerk.db."
+    )
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=256,
+        description="Worker processes for OCR (default: all cores).",
+    )
+    ingest: IngestSettings = IngestSettings()
+    ocr: OcrSettings = OcrSettings()
+    classify: ClassifySettings = ClassifySettings()
+    patients: PatientSettings = PatientSettings()
+    watch: WatchSettings = WatchSettings()
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _default_workers(cls, v: Any) -> Any:
+        return os.cpu_count() or 1 if v is None else v
+
+    @property
+    def database_url(self) -> str:
+        assert self.database is not None
+        return self.database
+
+    @property
+    def failed_dir(self) -> Path:
+        """Quarantine for inbox files that could not be archived, beside the inbox."""
+        return self.inbox.parent / "failed"
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read and validate the config file. Relative paths in it are taken from the
+    file's folder. Without a file (and none named), defaults apply."""
+    named = path is not None or ENV_CONFIG in os.environ
+    cfg_path = Path(path) if path is not None else Path(os.environ.get(ENV_CONFIG, DEFAULT_CONFIG))
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    if cfg_path.is_file():
+        try:
+            loaded = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"{cfg_path}: cannot read YAML: {_one_line(str(e))}") from e
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{cfg_path}: expected a mapping of keys at the top level")
+        data = loaded or {}
+        base = cfg_path.resolve().parent
+    elif named:
+        raise ConfigError(f"config file not found: {cfg_path}")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ConfigError(f"{cfg_path}: {where}: {first['msg']}") from e
+    return _resolve_paths(settings, base)
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    inbox = settings.inbox if settings.inbox.is_absolute() else base / settings.inbox
+    archive = settings.archive if settings.archive.is_absolute() else base / settings.archive
+    database = settings.database or f"sqlite:///{archive / 'chartclerk.db'}"
+    return settings.model_copy(update={"inbox": inbox, "archive": archive, "database": database})
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,682 @@
+"""The archive: originals, searchable document PDFs and the database that indexes them.
+
+Layout under ``settings.archive`` (folders 0700, files 0600)::
+
+    chartclerk.db                              SQLite database (unless settings.database says otherwise)
+    originals/<sha[:2]>/<sha256><.suffix>      every scanned file, byte for byte
+    documents/<sha[:2]>/<sha256>-p<first>.pdf  one searchable PDF per document
+    tmp/                                       workers' single-page PDFs, staged files
+
+Files are written under a temporary name, fsynced and renamed; a document's
+database rows are written in one transaction after its PDF is in place, and the
+PDF is removed again if that transaction fails.
+
+Search uses SQLite FTS5 (bm25 ranking, porter stemming). On other databases it
+falls back to a plain case-insensitive LIKE over page text (every term must
+appear; scored by the number of occurrences) — adequate for small archives only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self, cast
+
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from chartclerk.classify.models import Patient
+from chartclerk.errors import ArchiveError, NotFoundError
+from chartclerk.settings import Settings
+from chartclerk.store.db import (
+    create_sqlite_file,
+    make_engine,
+    session_scope,
+    sqlite_file,
+    upgrade_schema,
+    write_engine,
+)
+from chartclerk.store.models import ArchivedDocument, DocumentRecord, SearchHit, SourceRecord
+from chartclerk.store.pdf import PdfMetadata, assemble_pdf, fsync_dir, update_pdf_metadata
+from chartclerk.store.roster import ArchiveRoster, import_patients, lookup_mrn, normalize_mrn
+from chartclerk.store.tables import CorrectionRow, DocumentRow, PageRow, PatientRow, SourceRow, utcnow
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "chartclerk.db"
+_CHUNK = 1 << 20
+# Match markers for snippet(): control characters that OCR text does not contain.
+_OPEN, _CLOSE = "\x02", "\x03"
+_ELLIPSIS = "…"
+_SNIPPET_TOKENS = 12
+_PHRASE = re.compile(r'"([^"]*)"?|([^\s"]+)')  # a "quoted phrase" (closing quote optional) or a bare word
+_WORD = re.compile(r"[^\W_]+")  # what FTS5's unicode61 tokenizer keeps: letters and digits
+
+
+def fts_terms(query: str) -> list[list[str]]:
+    """The user's query as terms, each a list of words (a phrase when longer than one word).
+
+    Double-quoted text is a phrase; a bare word joined by punctuation ("a1c-test",
+    "01/02/1960") is a phrase of its parts. FTS operators and punctuation are just text."""
+    terms: list[list[str]] = []
+    for match in _PHRASE.finditer(query):
+        chunk = match.group(1) if match.group(1) is not None else match.group(2)
+        words = _WORD.findall(chunk)
+        if words:
+            terms.append(words)
+    return terms
+
+
+def fts_expression(query: str) -> str | None:
+    """A safe FTS5 MATCH expression (every term double-quoted, ANDed); None when nothing is left."""
+    terms = fts_terms(query)
+    return _match_expression(terms) if terms else None
+
+
+def _match_expression(terms: Sequence[Sequence[str]]) -> str:
+    # Words hold letters and digits only, so a double-quoted word or phrase is always a plain string.
+    return " AND ".join('"' + " ".join(words) + '"' for words in terms)
+
+
+class Archive:
+    """The archive folder and database. Open with :meth:`open`; close (or use as a context manager)."""
+
+    def __init__(self, root: Path, engine: Engine) -> None:
+        self._root = root
+        self._engine = engine
+        self._writer = write_engine(engine)
+        self._fts = engine.dialect.name == "sqlite"
+        self._roster = ArchiveRoster(engine)
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, settings: Settings) -> Archive:
+        """Create the archive folders and database if missing and upgrade the schema."""
+        root = settings.archive
+        try:
+            for folder in (root, root / "originals", root / "documents", root / "tmp"):
+                _private_dir(folder)
+        except OSError as e:
+            raise ArchiveError(f"cannot create the archive folder {root}: {e.strerror or e}") from e
+        url = settings.database or f"sqlite:///{root / DB_NAME}"
+        db_file = sqlite_file(url)
+        if db_file is not None:
+            try:
+                create_sqlite_file(db_file)
+            except OSError as e:
+                raise ArchiveError(f"cannot create the database {db_file}: {e.strerror or e}") from e
+        engine = make_engine(url)
+        try:
+            upgrade_schema(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        log.debug("archive opened at %s", root)
+        return cls(root, engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch folder inside the archive (same file system), e.g. for workers' page PDFs."""
+        return self._root / "tmp"
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- sources ----------------------------------------------------------------------------------
+
+    def source_status(self, sha256: str) -> Literal["partial", "complete"] | None:
+        with session_scope(self._engine) as session:
+            status = session.scalar(select(SourceRow.status).where(SourceRow.sha256 == sha256))
+        return cast(Literal["partial", "complete"] | None, status)
+
+    def store_original(self, source: SourceRecord) -> Path:
+        """Copy the original into originals/ (verified by sha256) and record it as 'partial'.
+
+        Idempotent: an intact copy already there is kept. ``source.path`` is only read."""
+        sha = source.sha256.lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", sha):
+            raise ArchiveError("source sha256 is not 64 hex digits")
+        suffix = (Path(source.name).suffix or source.path.suffix).lower()
+        rel = Path("originals") / sha[:2] / f"{sha}{suffix}"
+        dest = self._root / rel
+        if dest.is_file() and _sha256_file(dest) == sha:
+            log.debug("original %s already stored", sha)
+        else:
+            if dest.exists():
+                log.warning("stored original %s is damaged; copying it again", sha)
+            self._copy_verified(source, dest)
+        with session_scope(self._writer) as session:
+            if session.get(SourceRow, sha) is None:
+                session.add(
+                    SourceRow(
+                        sha256=sha,
+                        name=source.name,
+                        size=source.size,
+                        page_count=source.page_count,
+                        stored_path=rel.as_posix(),
+                        status="partial",
+                    )
+                )
+        return dest
+
+    def _copy_verified(self, source: SourceRecord, dest: Path) -> None:
+        _private_dir(dest.parent)
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        tmp = Path(tmp_name)
+        try:
+            read = hashlib.sha256()
+            with source.path.open("rb") as src, os.fdopen(fd, "wb") as out:
+                while chunk := src.read(_CHUNK):
+                    read.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if read.hexdigest() != source.sha256.lower():
+                raise ArchiveError(f"source {source.sha256[:12]} changed since it was hashed; not stored")
+            if _sha256_file(tmp) != source.sha256.lower():
+                raise ArchiveError(f"copy of source {source.sha256[:12]} does not match its sha256")
+            tmp.replace(dest)
+            fsync_dir(dest.parent)
+        except OSError as e:
+            raise ArchiveError(f"cannot store original {source.sha256[:12]}: {e.strerror or e}") from e
+        finally:
+            tmp.unlink(missing_ok=True)
+        log.info("stored original %s (%d bytes)", source.sha256, source.size)
+
+    def complete_source(self, sha256: str) -> None:
+        """Mark a source as fully archived (every document of it is in)."""
+        with session_scope(self._writer) as session:
+            row = session.get(SourceRow, sha256.lower())
+            if row is None:
+                raise NotFoundError(f"source {sha256[:12]} is not in the archive")
+            row.status = "complete"
+        log.info("source %s complete", sha256)
+
+    # -- documents --------------------------------------------------------------------------------
+
+    def archive_document(self, doc: DocumentRecord) -> ArchivedDocument:
+        """Assemble the document's searchable PDF and record it with its pages, in one transaction.
+
+        Idempotent on (source sha256, first page): a document already archived is returned
+        with ``created=False`` and nothing is written."""
+        sha = doc.source.sha256.lower()
+        first, last = doc.source_pages
+        _check_document(doc)
+        found = self._find_archived(sha, first)
+        if found is not None:
+            return found
+
+        rel = Path("documents") / sha[:2] / f"{sha}-p{first}.pdf"
+        final = self._root / rel
+        staged = self.tmp_dir / f"{sha}-p{first}-{uuid.uuid4().hex}.pdf"
+        metadata = PdfMetadata(
+            title=_title(doc.doc_type, doc.source.name, first, last),
+            doc_type=doc.doc_type,
+            loinc=doc.loinc,
+            patient_mrn=doc.patient_mrn,
+            source_name=doc.source.name,
+            source_pages=(first, last),
+        )
+        placed = False
+        try:
+            pdf_sha = assemble_pdf([page.pdf_page for page in doc.pages], staged, metadata)
+            with session_scope(self._writer) as session:
+                # Lock the source row (a write lock on SQLite already) so one writer wins a race.
+                source = session.get(SourceRow, sha, with_for_update=True)
+                if source is None:
+                    raise ArchiveError(f"source {sha[:12]} is not stored; store_original comes first")
+                row = session.scalar(_document_query(sha, first))
+                if row is not None:
+                    return _archived(self._root, row, created=False)
+                if doc.patient_mrn is not None and session.get(PatientRow, doc.patient_mrn) is None:
+                    raise ArchiveError(f"document {sha[:12]} p{first}: its patient is not in the roster")
+                _private_dir(final.parent)
+                staged.replace(final)
+                placed = True
+                fsync_dir(final.parent)
+                row = _document_row(doc, rel, pdf_sha)
+                session.add(row)
+                session.flush()
+                result = _archived(self._root, row, created=True)
+            placed = False  # committed: the PDF stays
+        except OSError as e:
+            raise ArchiveError(f"cannot write document {sha[:12]} p{first}: {e.strerror or e}") from e
+        finally:
+            staged.unlink(missing_ok=True)
+            if placed:
+                final.unlink(missing_ok=True)
+        log.info("archived document %d (source %s pp. %d-%d, %s)", result.id, sha, first, last, result.status)
+        return result
+
+    def _find_archived(self, sha: str, first: int) -> ArchivedDocument | None:
+        with session_scope(self._engine) as session:
+            row = session.scalar(_document_query(sha, first))
+            return None if row is None else _archived(self._root, row, created=False)
+
+    def list_documents(
+        self, *, patient: str | None = None, doc_type: str | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Documents (oldest first) as JSON-ready dicts, pages without text; ``patient`` is an MRN."""
+        query = (
+            select(DocumentRow)
+            .options(joinedload(DocumentRow.source), selectinload(DocumentRow.pages).defer(PageRow.text))
+            .order_by(DocumentRow.id)
+        )
+        if patient is not None:
+            query = query.where(DocumentRow.patient_mrn.in_(_mrns_like(patient)))
+        if doc_type is not None:
+            query = query.where(DocumentRow.doc_type == doc_type)
+        if status is not None:
+            query = query.where(DocumentRow.status == status)
+        with session_scope(self._engine) as session:
+            return [_document_dict(row, with_text=False) for row in session.scalars(query)]
+
+    def get_document(self, doc_id: int, *, with_text: bool = False) -> dict[str, Any]:
+        with session_scope(self._engine) as session:
+            return _document_dict(_load_document(session, doc_id), with_text=with_text)
+
+    def pdf_path(self, doc_id: int) -> Path:
+        with session_scope(self._engine) as session:
+            rel = session.scalar(select(DocumentRow.pdf_path).where(DocumentRow.id == doc_id))
+        if rel is None:
+            raise NotFoundError(f"document {doc_id} not found")
+        return self._root / rel
+
+    def file_document(
+        self, doc_id: int, *, mrn: str | None, doc_type: str | None, loinc: str | None, user: str
+    ) -> dict[str, Any]:
+        """A clerk files a document (typically one in review) to a patient, optionally re-typing it.
+
+        ``mrn`` None keeps the document's patient (there must be one). ``doc_type`` None keeps
+        the type and then ``loinc`` None keeps the LOINC code; with a new ``doc_type`` the LOINC
+        code is set to ``loinc`` as given. Every changed field is recorded in ``corrections``
+        and the PDF's metadata is rewritten, in one transaction."""
+        user = user.strip()
+        if not user:
+            raise ArchiveError("a user name is required to file a document")
+        backup: Path | None = None
+        pdf: Path | None = None
+        try:
+            with session_scope(self._writer) as session:
+                row = _load_document(session, doc_id)
+                if mrn is not None:
+                    patient = lookup_mrn(session, mrn)
+                    if patient is None:
+                        raise NotFoundError(f"document {doc_id}: no patient with that MRN in the roster")
+                    new_mrn: str | None = patient.mrn
+                else:
+                    new_mrn = row.patient_mrn
+                if new_mrn is None:
+                    raise ArchiveError(f"document {doc_id} has no patient: give an MRN to file it")
+                wanted: dict[str, Any] = {
+                    "patient_mrn": new_mrn,
+                    "patient_confidence": 1.0,
+                    "status": "filed",
+                }
+                if doc_type is not None:
+                    if not doc_type.strip():
+                        raise ArchiveError("document type must not be empty")
+                    wanted.update(doc_type=doc_type.strip(), type_confidence=1.0, loinc=loinc)
+                elif loinc is not None:
+                    wanted["loinc"] = loinc
+                now = utcnow()
+                changed = False
+                for field, new in wanted.items():
+                    old = getattr(row, field)
+                    if old == new:
+                        continue
+                    setattr(row, field, new)
+                    session.add(
+                        CorrectionRow(
+                            document_id=row.id, at=now, user=user, field=field, old=_text(old), new=_text(new)
+                        )
+                    )
+                    changed = True
+                if changed:
+                    pdf = self._root / row.pdf_path
+                    backup = self._backup(pdf)
+                    row.pdf_sha256 = update_pdf_metadata(pdf, _row_metadata(row))
+                    row.updated_at = now
+                    session.flush()
+                result = _document_dict(row, with_text=False)
+        except BaseException:
+            if backup is not None and pdf is not None:
+                backup.replace(pdf)  # the database kept the old metadata: so does the PDF
+                backup.unlink(missing_ok=True)  # still there if it was the same file
+            raise
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+        log.info("document %d filed by a clerk (%s)", doc_id, "changed" if backup else "unchanged")
+        return result
+
+    def _backup(self, path: Path) -> Path:
+        backup = self.tmp_dir / f"{path.name}.{uuid.uuid4().hex}.bak"
+        try:
+            os.link(path, backup)
+        except OSError:
+            shutil.copy2(path, backup)
+        return backup
+
+    # -- search -----------------------------------------------------------------------------------
+
+    def search(
+        self, query: str, *, patient: str | None = None, doc_type: str | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        """Pages matching every word/phrase of ``query``, best first (bm25 on SQLite).
+
+        Bare words are terms, "double-quoted words" a phrase; FTS5 syntax is not
+        interpreted. ``patient`` is an MRN (leading zeros optional)."""
+        terms = fts_terms(query)
+        if not terms or limit <= 0:
+            return []
+        if self._fts:
+            return self._search_fts(terms, patient, doc_type, limit)
+        return self._search_like(terms, patient, doc_type, limit)
+
+    def _search_fts(
+        self, terms: list[list[str]], patient: str | None, doc_type: str | None, limit: int
+    ) -> list[SearchHit]:
+        filters = ""
+        params: dict[str, Any] = {
+            "query": _match_expression(terms),
+            "open": _OPEN,
+            "close": _CLOSE,
+            "ellipsis": _ELLIPSIS,
+            "tokens": _SNIPPET_TOKENS,
+            "limit": limit,
+        }
+        if patient is not None:
+            filters += (
+                " AND d.patient_mrn IN (SELECT mrn FROM patients WHERE mrn = :mrn OR mrn_norm = :mrn_norm)"
+            )
+            params.update(mrn=patient.strip(), mrn_norm=normalize_mrn(patient))
+        if doc_type is not None:
+            filters += " AND d.doc_type = :doc_type"
+            params["doc_type"] = doc_type
+        sql = text(
+            "SELECT p.document_id, p.number,"
+            " snippet(pages_fts, 0, :open, :close, :ellipsis, :tokens) AS snip,"
+            " bm25(pages_fts) AS rank, d.doc_type, d.patient_mrn, s.name"
+            " FROM pages_fts"
+            " JOIN pages AS p ON p.id = pages_fts.rowid"
+            " JOIN documents AS d ON d.id = p.document_id"
+            " JOIN sources AS s ON s.sha256 = d.source_sha256"
+            f" WHERE pages_fts MATCH :query{filters}"
+            " ORDER BY rank, p.document_id, p.number"
+            " LIMIT :limit"
+        )
+        with session_scope(self._engine) as session:
+            rows = session.execute(sql, params).all()
+        return [
+            SearchHit(
+                document_id=row[0],
+                page=row[1],
+                snippet=_clean_snippet(row[2]),
+                score=-float(row[3]),  # bm25() is lower-is-better
+                doc_type=row[4],
+                patient_mrn=row[5],
+                source=row[6],
+            )
+            for row in rows
+        ]
+
+    def _search_like(
+        self, terms: list[list[str]], patient: str | None, doc_type: str | None, limit: int
+    ) -> list[SearchHit]:
+        """Fallback for databases without FTS5: every phrase must occur (case-insensitive)."""
+        phrases = [" ".join(words).lower() for words in terms]
+        query = (
+            select(
+                PageRow.document_id,
+                PageRow.number,
+                PageRow.text,
+                DocumentRow.doc_type,
+                DocumentRow.patient_mrn,
+                SourceRow.name,
+            )
+            .join(DocumentRow, DocumentRow.id == PageRow.document_id)
+            .join(SourceRow, SourceRow.sha256 == DocumentRow.source_sha256)
+            .order_by(PageRow.document_id, PageRow.number)
+        )
+        for phrase in phrases:
+            query = query.where(func.lower(PageRow.text).like(f"%{_like_escape(phrase)}%", escape="\\"))
+        if patient is not None:
+            query = query.where(DocumentRow.patient_mrn.in_(_mrns_like(patient)))
+        if doc_type is not None:
+            query = query.where(DocumentRow.doc_type == doc_type)
+        with session_scope(self._engine) as session:
+            rows = session.execute(query.limit(max(limit * 20, 500))).all()
+        hits = [
+            SearchHit(
+                document_id=row[0],
+                page=row[1],
+                snippet=_like_snippet(row[2], phrases),
+                score=float(sum(row[2].lower().count(p) for p in phrases)),
+                doc_type=row[3],
+                patient_mrn=row[4],
+                source=row[5],
+            )
+            for row in rows
+        ]
+        hits.sort(key=lambda h: -h.score)
+        return hits[:limit]
+
+    # -- patients ---------------------------------------------------------------------------------
+
+    @property
+    def roster(self) -> ArchiveRoster:
+        """The master patient index (implements chartclerk.classify.models.Roster)."""
+        return self._roster
+
+    def import_patients(self, patients: Iterable[Patient]) -> int:
+        """Insert or update (by MRN) the roster entries, in one transaction; returns how many were read."""
+        return import_patients(self._writer, patients)
+
+    def patient_count(self) -> int:
+        return self._roster.count()
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _private_dir(path: Path) -> None:
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)  # mkdir's mode is filtered by the umask
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_document(doc: DocumentRecord) -> None:
+    first, last = doc.source_pages
+    where = f"document {doc.source.sha256[:12]} p{first}"
+    if doc.status not in ("filed", "review"):
+        raise ArchiveError(f"{where}: unknown status {doc.status!r}")
+    if doc.status == "filed" and not doc.patient_mrn:
+        raise ArchiveError(f"{where}: a filed document needs a patient MRN")
+    if not 1 <= first <= last:
+        raise ArchiveError(f"{where}: bad page range {first}-{last}")
+    if not doc.pages:
+        raise ArchiveError(f"{where}: no pages")
+    numbers = [page.number for page in doc.pages]
+    if len(set(numbers)) != len(numbers):
+        raise ArchiveError(f"{where}: repeated page numbers")
+
+
+def _title(doc_type: str, source_name: str, first: int, last: int) -> str:
+    kind = doc_type.replace("_", " ").strip().capitalize() or "Document"
+    pages = f"page {first}" if first == last else f"pages {first}-{last}"
+    return f"{kind} ({source_name}, {pages})"
+
+
+def _document_query(sha: str, first: int) -> Any:
+    return select(DocumentRow).where(DocumentRow.source_sha256 == sha, DocumentRow.first_page == first)
+
+
+def _archived(root: Path, row: DocumentRow, *, created: bool) -> ArchivedDocument:
+    return ArchivedDocument(
+        id=row.id,
+        pdf_path=root / row.pdf_path,
+        pdf_sha256=row.pdf_sha256,
+        status=cast(Literal["filed", "review"], row.status),
+        created=created,
+    )
+
+
+def _document_row(doc: DocumentRecord, rel: Path, pdf_sha: str) -> DocumentRow:
+    first, last = doc.source_pages
+    row = DocumentRow(
+        source_sha256=doc.source.sha256.lower(),
+        first_page=first,
+        last_page=last,
+        doc_type=doc.doc_type,
+        loinc=doc.loinc,
+        type_confidence=float(doc.type_confidence),
+        patient_mrn=doc.patient_mrn,
+        patient_confidence=None if doc.patient_confidence is None else float(doc.patient_confidence),
+        status=doc.status,
+        review_reason=doc.review_reason,
+        match_reason=doc.match_reason,
+        candidates_json=json.dumps([[mrn, float(score)] for mrn, score in doc.candidates]),
+        pdf_path=rel.as_posix(),
+        pdf_sha256=pdf_sha,
+    )
+    row.pages = [
+        PageRow(
+            number=page.number,
+            source_page=page.source_page,
+            skew_degrees=float(page.skew_degrees),
+            rotation_degrees=int(page.rotation_degrees),
+            ocr_confidence=None if page.ocr_confidence is None else float(page.ocr_confidence),
+            text=page.text,
+        )
+        for page in doc.pages
+    ]
+    return row
+
+
+def _load_document(session: Session, doc_id: int) -> DocumentRow:
+    row = session.get(
+        DocumentRow, doc_id, options=[joinedload(DocumentRow.source), selectinload(DocumentRow.pages)]
+    )
+    if row is None:
+        raise NotFoundError(f"document {doc_id} not found")
+    return row
+
+
+def _row_metadata(row: DocumentRow) -> PdfMetadata:
+    return PdfMetadata(
+        title=_title(row.doc_type, row.source.name, row.first_page, row.last_page),
+        doc_type=row.doc_type,
+        loinc=row.loinc,
+        patient_mrn=row.patient_mrn,
+        source_name=row.source.name,
+        source_pages=(row.first_page, row.last_page),
+    )
+
+
+def _mrns_like(patient: str) -> Any:
+    """Roster MRNs equal to ``patient`` as given or without leading zeros (a subquery)."""
+    return select(PatientRow.mrn).where(
+        (PatientRow.mrn == patient.strip()) | (PatientRow.mrn_norm == normalize_mrn(patient))
+    )
+
+
+def _document_dict(row: DocumentRow, *, with_text: bool) -> dict[str, Any]:
+    """The JSON contract read by outside tools: keys may be added, never removed or renamed."""
+    pages: list[dict[str, Any]] = []
+    for page in row.pages:
+        item: dict[str, Any] = {
+            "number": page.number,
+            "source_page": page.source_page,
+            "skew_degrees": page.skew_degrees,
+            "rotation_degrees": page.rotation_degrees,
+            "ocr_confidence": page.ocr_confidence,
+        }
+        if with_text:
+            item["text"] = page.text
+        pages.append(item)
+    return {
+        "id": row.id,
+        "source": row.source.name,
+        "source_pages": [row.first_page, row.last_page],
+        "sha256": row.source_sha256,
+        "type": row.doc_type,
+        "loinc": row.loinc,
+        "type_confidence": row.type_confidence,
+        "patient_mrn": row.patient_mrn,
+        "patient_confidence": row.patient_confidence,
+        "status": row.status,
+        "review_reason": row.review_reason,
+        "match_reason": row.match_reason,
+        "candidates": [[str(mrn), float(score)] for mrn, score in json.loads(row.candidates_json)],
+        "pdf_path": row.pdf_path,
+        "pdf_sha256": row.pdf_sha256,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "pages": pages,
+    }
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _clean_snippet(raw: str | None) -> str:
+    """One line; literal brackets in the text become parentheses so [ ] mark matches only."""
+    snippet = " ".join((raw or "").split())
+    snippet = snippet.replace("[", "(").replace("]", ")")
+    return snippet.replace(_OPEN, "[").replace(_CLOSE, "]")
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like_snippet(page_text: str, phrases: Sequence[str], width: int = 60) -> str:
+    flat = " ".join(page_text.split()).replace("[", "(").replace("]", ")")
+    lower = flat.lower()
+    starts = [i for i in (lower.find(p) for p in phrases) if i >= 0]
+    if not starts:
+        return flat[: width * 2]
+    begin = max(0, min(starts) - width)
+    end = min(len(flat), min(starts) + width)
+    window = flat[begin:end]
+    for phrase in sorted(set(phrases), key=len, reverse=True):
+        window = re.sub(
+            re.escape(phrase), lambda m: f"{_OPEN}{m.group(0)}{_CLOSE}", window, flags=re.IGNORECASE
+        )
+    window = window.replace(_OPEN, "[").replace(_CLOSE, "]")
+    return (_ELLIPSIS if begin else "") + window + (_ELLIPSIS if end < len(flat) else "")

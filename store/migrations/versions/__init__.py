@@ -1,0 +1,1 @@
+"""Migration scripts, one per schema version, named ``NNNN_description.py``."""

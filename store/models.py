@@ -1,0 +1,63 @@
+"""Data handed to the archive and returned from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class PageRecord:
+    number: int  # 1-based within the document
+    source_page: int  # 1-based within the source file
+    skew_degrees: float
+    rotation_degrees: int  # 0, 90, 180, 270 clockwise
+    ocr_confidence: float | None
+    text: str
+    pdf_page: Path  # single-page PDF (page image + invisible text) made by the OCR worker
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    path: Path  # where the original is now (inbox or backlog folder)
+    name: str  # original file name, no folder
+    sha256: str
+    size: int
+    page_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    source: SourceRecord
+    source_pages: tuple[int, int]  # first, last (1-based, inclusive)
+    doc_type: str
+    loinc: str | None
+    type_confidence: float
+    patient_mrn: str | None
+    patient_confidence: float | None
+    status: Literal["filed", "review"]
+    review_reason: str | None
+    match_reason: str
+    candidates: tuple[tuple[str, float], ...]
+    pages: tuple[PageRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedDocument:
+    id: int
+    pdf_path: Path
+    pdf_sha256: str
+    status: Literal["filed", "review"]
+    created: bool  # False when it was already in the archive
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    document_id: int
+    page: int
+    snippet: str  # matched terms wrapped in [ ]
+    score: float  # higher is better
+    doc_type: str
+    patient_mrn: str | None
+    source: str

@@ -1,0 +1,224 @@
+"""Searchable PDFs. The only module that writes PDF files.
+
+A page PDF (made by an OCR worker with :func:`make_page_pdf`) shows the page image,
+JPEG-encoded, at its physical size, with tesseract's text-only PDF page laid over it:
+the text is drawn invisibly (render mode 3), so viewers show the scan while
+``pdftotext`` and viewers' search find the words where they are on the image.
+:func:`assemble_pdf` joins page PDFs into a document's PDF and labels it.
+Every file is written to a temporary name in its folder, fsynced and renamed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import io
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pikepdf
+from pikepdf import Name
+
+from chartclerk.errors import ArchiveError
+
+log = logging.getLogger(__name__)
+
+CREATOR = "chartclerk"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class PdfMetadata:
+    """What a document PDF says about itself (document info and XMP)."""
+
+    title: str
+    doc_type: str  # written as the subject
+    loinc: str | None
+    patient_mrn: str | None
+    source_name: str  # original file name, no folder
+    source_pages: tuple[int, int]  # first, last (1-based, inclusive)
+
+    @property
+    def keywords(self) -> str:
+        parts = [self.doc_type]
+        if self.loinc:
+            parts.append(f"LOINC {self.loinc}")
+        if self.patient_mrn:
+            parts.append(f"MRN {self.patient_mrn}")
+        first, last = self.source_pages
+        parts.append(f"source {self.source_name} pages {first}-{last}")
+        return "; ".join(parts)
+
+
+def make_page_pdf(
+    image: npt.NDArray[np.uint8], dpi: float, text_layer_pdf: bytes, jpeg_quality: int = 80
+) -> bytes:
+    """A one-page PDF showing ``image`` at ``dpi`` with ``text_layer_pdf``'s page as invisible text.
+
+    ``image`` is 8-bit grayscale (H x W) or OpenCV BGR (H x W x 3; BGRA is flattened).
+    ``text_layer_pdf`` is tesseract's ``-c textonly_pdf=1`` output for an image of the
+    same pixel size and resolution; it is scaled onto the page. Empty bytes give a
+    page without text (e.g. a blank page).
+    """
+    if dpi <= 0:
+        raise ArchiveError(f"page image resolution must be positive, got {dpi}")
+    pixels, colorspace = _normalize_image(image)
+    height_px, width_px = pixels.shape[:2]
+    ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+    if not ok:
+        raise ArchiveError("cannot JPEG-encode a page image")
+    width_pt = width_px * 72.0 / dpi
+    height_pt = height_px * 72.0 / dpi
+
+    with contextlib.ExitStack() as stack:
+        pdf = stack.enter_context(pikepdf.new())
+        pdf.add_blank_page(page_size=(width_pt, height_pt))
+        page = pdf.pages[0]
+        xobject = pikepdf.Stream(pdf, encoded.tobytes())
+        xobject.Type = Name.XObject
+        xobject.Subtype = Name.Image
+        xobject.Width = width_px
+        xobject.Height = height_px
+        xobject.ColorSpace = colorspace
+        xobject.BitsPerComponent = 8
+        xobject.Filter = Name.DCTDecode
+        image_name = page.add_resource(xobject, Name.XObject, prefix="Im")
+        draw = f"q {width_pt:.4f} 0 0 {height_pt:.4f} 0 0 cm {image_name} Do Q\n".encode("ascii")
+        page.obj.Contents = pdf.make_stream(draw)
+        out = io.BytesIO()
+        try:
+            if text_layer_pdf:
+                text_pdf = stack.enter_context(pikepdf.open(io.BytesIO(text_layer_pdf)))
+                if len(text_pdf.pages) != 1:
+                    raise ArchiveError(f"text layer PDF has {len(text_pdf.pages)} pages, expected 1")
+                page.add_overlay(text_pdf.pages[0], pikepdf.Rectangle(0, 0, width_pt, height_pt))
+            pdf.save(out)
+        except pikepdf.PdfError as e:
+            raise ArchiveError(f"text layer is not a readable PDF: {_one_line(e)}") from e
+    return out.getvalue()
+
+
+def assemble_pdf(page_pdfs: Sequence[Path], out: Path, metadata: PdfMetadata) -> str:
+    """Join the one-page PDFs into ``out`` (written atomically), labelled with ``metadata``.
+
+    Returns the sha256 of the written file."""
+    if not page_pdfs:
+        raise ArchiveError(f"{out.name}: no pages to assemble")
+    with contextlib.ExitStack() as stack:
+        pdf = stack.enter_context(pikepdf.new())
+        for path in page_pdfs:
+            # Read into memory: a long document would otherwise hold a file open per page.
+            try:
+                part = stack.enter_context(pikepdf.open(io.BytesIO(path.read_bytes())))
+            except (OSError, pikepdf.PdfError) as e:
+                raise ArchiveError(f"cannot read page PDF {path.name}: {_one_line(e)}") from e
+            pdf.pages.extend(part.pages)
+        _set_metadata(pdf, metadata)
+        return _save_atomically(pdf, out)
+
+
+def update_pdf_metadata(path: Path, metadata: PdfMetadata) -> str:
+    """Rewrite ``path``'s document info and XMP metadata (atomically). Returns the new sha256."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ArchiveError(f"cannot read {path.name}: {_one_line(e)}") from e
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            _set_metadata(pdf, metadata)
+            return _save_atomically(pdf, path)
+    except pikepdf.PdfError as e:
+        raise ArchiveError(f"cannot rewrite {path.name}: {_one_line(e)}") from e
+
+
+def read_pdf_metadata(path: Path) -> dict[str, str]:
+    """The document info dictionary of ``path`` as plain strings (keys without the slash)."""
+    with pikepdf.open(path) as pdf:
+        return {str(k).lstrip("/"): str(v) for k, v in pdf.docinfo.items()}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _normalize_image(image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], Name]:
+    if image.dtype != np.uint8:
+        raise ArchiveError(f"page image must be 8-bit, got {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        pixels, colorspace = image, Name.DeviceGray
+    elif image.ndim == 3 and image.shape[2] == 3:
+        pixels, colorspace = image, Name.DeviceRGB
+    elif image.ndim == 3 and image.shape[2] == 4:
+        pixels = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGRA2BGR), dtype=np.uint8)
+        colorspace = Name.DeviceRGB
+    else:
+        raise ArchiveError(f"page image must be gray or BGR, got shape {image.shape}")
+    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+        raise ArchiveError("page image is empty")
+    return np.ascontiguousarray(pixels), colorspace
+
+
+def _set_metadata(pdf: pikepdf.Pdf, metadata: PdfMetadata) -> None:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
+        # pikepdf mirrors these into the document info dictionary (Title, Subject, Keywords, Creator).
+        xmp["dc:title"] = metadata.title
+        xmp["dc:description"] = metadata.doc_type
+        xmp["pdf:Keywords"] = metadata.keywords
+        xmp["xmp:CreatorTool"] = CREATOR
+        xmp["xmp:ModifyDate"] = now.isoformat()
+        if "xmp:CreateDate" not in xmp:
+            xmp["xmp:CreateDate"] = now.isoformat()
+    info = pdf.docinfo
+    info[Name.Title] = metadata.title
+    info[Name.Subject] = metadata.doc_type
+    info[Name.Keywords] = metadata.keywords
+    info[Name.Creator] = CREATOR
+
+
+def _save_atomically(pdf: pikepdf.Pdf, out: Path) -> str:
+    out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")  # mode 0600
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pdf.save(f)
+            f.flush()
+            os.fsync(f.fileno())
+        digest = sha256_file(tmp)
+        tmp.replace(out)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError | pikepdf.PdfError):
+            raise ArchiveError(f"cannot write {out.name}: {_one_line(e)}") from e
+        raise
+    fsync_dir(out.parent)
+    log.debug("wrote %s sha256=%s", out.name, digest)
+    return digest
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())[:200] or type(e).__name__

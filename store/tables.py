@@ -1,0 +1,174 @@
+"""The archive database schema (SQLAlchemy 2.0 typed ORM).
+
+The schema is created and changed only by the Alembic migrations in
+``chartclerk/store/migrations``; these classes describe it for queries. A test
+checks that the migrations and these classes agree.
+
+On SQLite the full-text index ``pages_fts`` (an FTS5 table over ``pages.text``)
+and the triggers that keep it in sync are created by the migration with raw SQL;
+they have no ORM class.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names, so later migrations can alter them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+FTS_TABLE = "pages_fts"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class PatientRow(Base):
+    """One master patient index entry, as imported from the roster."""
+
+    __tablename__ = "patients"
+
+    mrn: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # MRN without leading zeros: "000123" and "123" find the same patient.
+    mrn_norm: Mapped[str] = mapped_column(String(64), index=True)
+    last: Mapped[str] = mapped_column(String(128))
+    first: Mapped[str] = mapped_column(String(128))
+    dob: Mapped[dt.date] = mapped_column(Date, index=True)
+    sex: Mapped[str] = mapped_column(String(16), default="")
+    # Blocking key: Soundex code of the normalized last name.
+    last_key: Mapped[str] = mapped_column(String(8), index=True)
+
+
+class SourceRow(Base):
+    """An original scan file, kept byte for byte under originals/."""
+
+    __tablename__ = "sources"
+    __table_args__ = (CheckConstraint("status IN ('partial', 'complete')", name="status"),)
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(512))
+    size: Mapped[int] = mapped_column(BigInteger)
+    page_count: Mapped[int] = mapped_column(Integer)
+    stored_path: Mapped[str] = mapped_column(String(1024))  # relative to the archive folder
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    documents: Mapped[list[DocumentRow]] = relationship(back_populates="source")
+
+
+class DocumentRow(Base):
+    """One logical document (a page range of a source) and its searchable PDF."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("source_sha256", "first_page"),
+        CheckConstraint("status IN ('filed', 'review')", name="status"),
+        CheckConstraint("status = 'review' OR patient_mrn IS NOT NULL", name="filed_has_patient"),
+        CheckConstraint("first_page >= 1 AND last_page >= first_page", name="page_range"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source_sha256: Mapped[str] = mapped_column(String(64), ForeignKey("sources.sha256"))
+    first_page: Mapped[int] = mapped_column(Integer)
+    last_page: Mapped[int] = mapped_column(Integer)
+    doc_type: Mapped[str] = mapped_column(String(64), index=True)
+    loinc: Mapped[str | None] = mapped_column(String(32))
+    type_confidence: Mapped[float] = mapped_column(Float)
+    patient_mrn: Mapped[str | None] = mapped_column(String(64), ForeignKey("patients.mrn"), index=True)
+    patient_confidence: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    review_reason: Mapped[str | None] = mapped_column(String(256))
+    match_reason: Mapped[str] = mapped_column(String(256), default="")
+    candidates_json: Mapped[str] = mapped_column(Text, default="[]")
+    pdf_path: Mapped[str] = mapped_column(String(1024))  # relative to the archive folder
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    source: Mapped[SourceRow] = relationship(back_populates="documents")
+    pages: Mapped[list[PageRow]] = relationship(
+        back_populates="document", order_by="PageRow.number", cascade="all, delete-orphan"
+    )
+    corrections: Mapped[list[CorrectionRow]] = relationship(
+        back_populates="document", order_by="CorrectionRow.id", cascade="all, delete-orphan"
+    )
+
+
+class PageRow(Base):
+    """One page of a document with its OCR text (indexed in pages_fts on SQLite)."""
+
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("document_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # 1-based within the document
+    source_page: Mapped[int] = mapped_column(Integer)  # 1-based within the source file
+    skew_degrees: Mapped[float] = mapped_column(Float)
+    rotation_degrees: Mapped[int] = mapped_column(Integer)
+    ocr_confidence: Mapped[float | None] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+
+    document: Mapped[DocumentRow] = relationship(back_populates="pages")
+
+
+class CorrectionRow(Base):
+    """A clerk's change to a document (who, when, which field, old and new value)."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    user: Mapped[str] = mapped_column(String(128))
+    field: Mapped[str] = mapped_column(String(64))
+    old: Mapped[str | None] = mapped_column(Text)
+    new: Mapped[str | None] = mapped_column(Text)
+
+    document: Mapped[DocumentRow] = relationship(back_populates="corrections")

@@ -1,0 +1,38 @@
+"""Shared fixtures: a fresh archive per test, synthetic patients, a serial executor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chartclerk.classify import Patient
+from chartclerk.settings import Settings, load_settings
+from chartclerk.store import Archive
+from chartclerk.tests.scans import FakePatient, make_roster
+from chartclerk.workers import SerialExecutor
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    config = tmp_path / "config.yaml"
+    config.write_text("inbox: inbox\narchive: archive\ndatabase: null\nworkers: 1\n", encoding="utf-8")
+    return load_settings(config)
+
+
+@pytest.fixture
+def roster() -> list[FakePatient]:
+    return make_roster(40, seed=7)
+
+
+@pytest.fixture
+def archive(settings: Settings, roster: list[FakePatient]) -> Iterator[Archive]:
+    with Archive.open(settings) as opened:
+        opened.import_patients(Patient(p.mrn, p.last, p.first, p.dob, p.sex) for p in roster)
+        yield opened
+
+
+@pytest.fixture
+def serial() -> SerialExecutor:
+    return SerialExecutor()
