@@ -9,7 +9,7 @@ APT_RUN := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd poppler-utils
 APT_TEST := $(APT_RUN) fonts-dejavu-core fonts-liberation
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast lint system-deps system-deps-test bench clean
+.PHONY: run test test-fast lint system-deps system-deps-test bench clean model
 
 run: system-deps $(VENV)/.installed
 	$(BIN)/chartclerk watch
@@ -26,6 +26,11 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	@mkdir -p build/typecheck && ln -sfn ../.. build/typecheck/chartclerk
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml chartclerk
+
+# The shipped document-type model from scratch: render and OCR the training corpus
+# (classify/corpus.py, about 5 minutes on 2 cores), then fit (classify/model/).
+model: system-deps-test $(VENV)/.installed
+	$(PY) -m chartclerk.classify.training --rebuild-corpus --workers 2
 
 system-deps:
 	@APT="$(APT_RUN)" sh scripts/system-deps.sh

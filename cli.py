@@ -8,7 +8,8 @@ that need them, so `search` and `list` start fast.
 
 from __future__ import annotations
 
-import getpass
+import contextvars
+import datetime as dt
 import json
 import signal
 import sys
@@ -28,6 +29,7 @@ from chartclerk.settings import Settings, load_settings
 if TYPE_CHECKING:
     from chartclerk.pipeline import FileOutcome
     from chartclerk.store import Archive
+    from chartclerk.store.audit import Actor
 
 app = typer.Typer(
     help="chartclerk: scan, straighten, read, type and file medical records into a searchable archive.",
@@ -60,9 +62,14 @@ def _root(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv: debug).")
     ] = 0,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", envvar="CHARTCLERK_USER", help="Who is at the keyboard, for the audit log."),
+    ] = None,
 ) -> None:
     configure_logging(verbose)
     ctx.obj = config
+    _invoker.set((user, f"chartclerk {ctx.invoked_subcommand or ''}".strip()))
 
 
 def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
@@ -70,11 +77,25 @@ def _settings(ctx: typer.Context, **overrides: Any) -> Settings:
     return load_settings(config, **overrides)
 
 
+# (--user or None, the command) as given to the root callback.
+_invoker: contextvars.ContextVar[tuple[str | None, str]] = contextvars.ContextVar(
+    "chartclerk_invoker", default=(None, "chartclerk")
+)
+
+
+def _actor() -> Actor:
+    """Who runs this command (``--user`` or the OS user) and from where, for the audit log."""
+    from chartclerk.store.audit import current_actor
+
+    user, program = _invoker.get()
+    return current_actor(user, program=program)
+
+
 @contextmanager
 def _archive(settings: Settings) -> Iterator[Archive]:
     from chartclerk.store import Archive
 
-    archive = Archive.open(settings)
+    archive = Archive.open(settings, actor=_actor())
     try:
         yield archive
     finally:
@@ -112,18 +133,25 @@ def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files and folders (searched recursively).")],
     workers: Annotated[int | None, typer.Option("--workers", "-w", min=1, help="Worker processes.")] = None,
+    stats: Annotated[
+        Path | None, typer.Option("--stats", help="Write seconds per stage and counts to this JSON file.")
+    ] = None,
 ) -> None:
     """Archive a backlog of scans: pages read in parallel, a summary at the end.
     Exit status 0 when every file was archived or already there.
 
     Example: chartclerk ingest /mnt/backlog/1998 --workers 2
     """
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     from chartclerk.pipeline import ingest_files
+    from chartclerk.timing import add_times
     from chartclerk.workers import make_pool
 
     settings = _settings(ctx, workers=workers)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+    started = time.perf_counter()
     columns = (TextColumn("pages"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with (
         _archive(settings) as archive,
@@ -131,8 +159,18 @@ def ingest(
         Progress(*columns, disable=not sys.stderr.isatty(), transient=True) as bar,
     ):
         task = bar.add_task("pages", total=0)
+        archive.recover()  # what a crashed run left behind, when no other process is in the archive
         outcomes = ingest_files(paths, settings, archive, pool, _BarProgress(bar, task))
     _summarize(outcomes)
+    if stats is not None:
+        report = {
+            "wall_seconds": round(time.perf_counter() - started, 3),
+            "workers": settings.workers,
+            "files": len(outcomes),
+            "pages": sum(o.pages for o in outcomes if o.status == "archived"),
+            "stage_seconds": {k: round(v, 3) for k, v in add_times(o.times for o in outcomes).items()},
+        }
+        stats.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if any(o.status == "failed" for o in outcomes):
         raise typer.Exit(ExitCode.some_files_failed)
 
@@ -191,6 +229,7 @@ def watch(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     with _archive(settings) as archive, make_pool(settings.workers) as pool:
+        archive.recover()  # what a crashed run left behind, when no other process is in the archive
 
         def handle(path: Path) -> None:
             outcome = handle_inbox_file(path, settings, archive, pool)
@@ -294,10 +333,8 @@ def export(
 
     Example: chartclerk export 42 --out discharge.pdf
     """
-    import shutil
-
     with _archive(_settings(ctx)) as archive:
-        shutil.copyfile(archive.pdf_path(doc_id), out)
+        archive.export_document(doc_id, out)
     typer.echo(f"wrote {out}")
 
 
@@ -317,9 +354,194 @@ def file_document(
     with _archive(_settings(ctx)) as archive:
         doc = archive.file_document(
             doc_id, mrn=patient, doc_type=doc_type, loinc=LOINC.get(doc_type) if doc_type else None,
-            user=getpass.getuser(),
+            user=archive.actor.user,
         )  # fmt: skip
     typer.echo(f"document {doc['id']} filed ({doc['type']})")
+
+
+@app.command()
+def review(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The clerk's work list: each document in review, why, and the roster patients it may
+    belong to (MRN, score, name, DOB), best first. Resolve one with `chartclerk file`.
+
+    Example: chartclerk review --json
+    """
+    from chartclerk.store.review import review_queue
+
+    with _archive(_settings(ctx)) as archive:
+        items = review_queue(archive)
+    if as_json:
+        _echo_json([item.as_dict() for item in items])
+        return
+    for item in items:
+        d = item.document
+        pages = f"p{d['source_pages'][0]}-{d['source_pages'][1]}"
+        typer.echo(f"{d['id']:>6} {d['type']:<18} {d['source']} {pages}: {d['review_reason']}")
+        for c in item.candidates:
+            p = c.patient
+            who = f"{p.last.upper()}, {p.first}  DOB {p.dob.isoformat()}  {p.sex}" if p else "(not in roster)"
+            typer.echo(f"         {c.mrn:<12} {c.score:.2f}  {who}")
+    typer.echo(f"{len(items)} documents to review; resolve one with: chartclerk file ID --patient MRN")
+
+
+@app.command()
+def coversheet(
+    ctx: typer.Context,
+    mrn: Annotated[str, typer.Argument(metavar="MRN", help="The patient's MRN (leading zeros optional).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the printable PDF.")],
+) -> None:
+    """Print a patient cover sheet: the code MRN:<mrn> as a QR code and a barcode, with the
+    patient's name and DOB in clear text. Scanned on top of a patient's documents, it files
+    every following document of the batch to that patient, up to the next cover sheet.
+
+    Example: chartclerk coversheet 00012345 --out sheet.pdf
+    """
+    from chartclerk.errors import NotFoundError
+    from chartclerk.ingest.coversheet import cover_sheet_for, render_cover_sheet
+    from chartclerk.store.pdf import write_image_pdf
+
+    with _archive(_settings(ctx)) as archive:
+        patient = archive.roster.by_mrn(mrn)
+        if patient is None:
+            raise NotFoundError(f"no patient with MRN {mrn} in the roster")
+        archive.record_access("coversheet", {"to": str(out.absolute())}, [patient.mrn])
+    write_image_pdf(render_cover_sheet(cover_sheet_for(patient)), 300, out, title="Patient cover sheet")
+    typer.echo(f"wrote {out}")
+
+
+@app.command()
+def audit(
+    ctx: typer.Context,
+    patient: Annotated[str | None, typer.Option("--patient", help="Only entries touching this MRN.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only entries at or after this date (YYYY-MM-DD, UTC).")
+    ] = None,
+    check: Annotated[bool, typer.Option("--verify", help="Check the hash chain instead of listing.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show who read or changed patient records (search, list, show, export, file), when and
+    from where; --verify checks that no entry was altered or deleted.
+
+    Example: chartclerk audit --patient 00012345 --since 2024-01-01
+    """
+    with _archive(_settings(ctx)) as archive:
+        if check:
+            report = archive.verify_audit()
+            for problem in report.problems:
+                typer.echo(f"PROBLEM {problem}", err=True)
+            state = "intact" if report.ok else "BROKEN"
+            typer.echo(f"{report.entries} audit entries, head {report.head}: {state}")
+            if not report.ok:
+                raise typer.Exit(ExitCode.archive)
+            return
+        entries = archive.audit_log(patient=patient, since=_parse_since(since))
+    if as_json:
+        _echo_json([e.as_dict() for e in entries])
+        return
+    for e in entries:
+        what = json.dumps(dict(e.target), ensure_ascii=False, sort_keys=True)
+        mrns = ",".join(e.patients) or "-"
+        typer.echo(f"{e.id:>6} {e.at.isoformat()} {e.user} {e.action} {what} patients={mrns} [{e.origin}]")
+    typer.echo(f"{len(entries)} entries")
+
+
+def _parse_since(since: str | None) -> dt.datetime | None:
+    if since is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(since)
+    except ValueError as e:
+        raise typer.BadParameter("expected a date like 2024-01-31", param_hint="--since") from e
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+@app.command()
+def verify(ctx: typer.Context) -> None:
+    """Check the archive: every original and searchable PDF against its SHA-256, every document's
+    files, pages and index entries, no file without a document, private permissions, the audit
+    chain. Prints each problem; exits 5 if there is any.
+
+    Example: chartclerk verify
+    """
+    with _archive(_settings(ctx)) as archive:
+        report = archive.verify()
+    for problem in report.problems:
+        typer.echo(f"PROBLEM {problem}")
+    for note in report.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(
+        f"{report.sources} sources, {report.documents} documents, {report.pages} pages, "
+        f"{report.files_hashed} files hashed, {report.audit_entries} audit entries: "
+        f"{len(report.problems)} problems"
+    )
+    if not report.ok:
+        raise typer.Exit(ExitCode.archive)
+
+
+@app.command("classify")
+def classify_scan(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="A scan: PDF, TIFF, PNG or JPEG.")],
+    explain: Annotated[
+        bool, typer.Option("--explain", help="The words that weighed most for each of the three types.")
+    ] = False,
+) -> None:
+    """Read a scan (nothing is archived) and show its three likeliest document types with
+    their confidences and the words that weighed most, so a clerk can see why.
+
+    Example: chartclerk classify scan.pdf --explain
+    """
+    from chartclerk.doctypes import classify_file
+    from chartclerk.workers import make_pool
+
+    settings = _settings(ctx)
+    with make_pool(min(settings.workers, 2)) as pool:
+        results = classify_file(path, settings, pool)
+    for result in results:
+        found = result.explanation
+        best = found.classification
+        first, last = result.source_pages
+        low = best.confidence < settings.classify.min_confidence
+        verdict = "review: low type confidence" if low else "confident"
+        typer.echo(
+            f"{path.name} p{first}-{last}: {best.doc_type} (LOINC {best.loinc}) {best.confidence:.2f}, "
+            f"{verdict} [model {found.model}, {found.known_words} known words]"
+        )
+        for rank, evidence in enumerate(found.top, start=1):
+            typer.echo(f"  {rank}. {evidence.doc_type:<18} {evidence.probability:.2f}")
+            if explain or rank == 1:
+                words = ", ".join(f"{w} ({weight:.2f})" if explain else w for w, weight in evidence.words)
+                typer.echo(f"       {words or '(no words for it)'}")
+
+
+@app.command()
+def train(ctx: typer.Context) -> None:
+    """Retrain the document-type model on the shipped corpus plus every document a clerk
+    re-typed (`chartclerk file ID --type T`), so it adapts to the office's own forms.
+    Reports accuracy on those documents before and after (cross-validated); the new model
+    goes to <archive>/models and is used from then on.
+
+    Example: chartclerk train
+    """
+    from chartclerk.doctypes import train_from_archive
+
+    settings = _settings(ctx)
+    with _archive(settings) as archive:
+        report = train_from_archive(archive, settings)
+    if report.model is None:
+        typer.echo(f"no corrected documents yet: nothing to learn, model {report.previous_model} stays")
+        return
+
+    def share(value: float | None) -> str:
+        return "n/a (too few documents)" if value is None else f"{value:.3f}"
+
+    typer.echo(
+        f"trained {report.model} on {report.corpus_documents} corpus documents and "
+        f"{report.office_documents} corrected office documents in {report.seconds:.0f} s"
+    )
+    typer.echo(f"accuracy on the corrected documents: before {share(report.accuracy_before)} "
+               f"(model {report.previous_model}), after {share(report.accuracy_after)} "
+               f"({report.folds}-fold cross-validated)")  # fmt: skip
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ class ExitCode(enum.IntEnum):
     config = 6
     missing_dependency = 7
     not_found = 8
+    model = 9
     interrupted = 130
 
 
@@ -66,3 +67,9 @@ class MissingDependencyError(ChartclerkError):
     """An outside program (tesseract, pdftoppm) is not installed."""
 
     exit_code = ExitCode.missing_dependency
+
+
+class ModelError(ChartclerkError):
+    """The document-type model file is missing, damaged or made for another version."""
+
+    exit_code = ExitCode.model

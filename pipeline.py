@@ -1,14 +1,16 @@
 """Orchestration: wires the stages and runs files through them. Nothing else.
 
-Per page (in worker processes): load_page -> read_codes -> normalize_resolution
--> straighten_page -> ocr_page -> make_page_pdf. Per document (in this process,
-once a file's pages are all read): split at separator sheets -> classify_document
+Per page (in worker processes, see page_worker.py): load_page -> read_codes ->
+normalize_resolution -> straighten_page -> ocr_page -> make_page_pdf. Per document (in this process,
+once a file's pages are all read): split at separator and cover sheets -> classify_document
 -> extract_identifiers + match_patient -> archive_document.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
@@ -17,50 +19,20 @@ from typing import Literal, Protocol
 
 from chartclerk.classify import classify_document, extract_identifiers, match_patient
 from chartclerk.errors import ChartclerkError
-from chartclerk.ingest import (
-    PageTask,
-    SourceFile,
-    discover_files,
-    inspect_source,
-    is_separator,
-    load_page,
-    quarantine,
-    read_codes,
-)
+from chartclerk.ingest import PageTask, SourceFile, discover_files, inspect_source, quarantine, split_batch
 from chartclerk.log import document_context
-from chartclerk.ocr import normalize_resolution, ocr_page, straighten_page
-from chartclerk.settings import IngestSettings, OcrSettings, Settings
+from chartclerk.page_worker import PageContext, PageOutcome, process_page
+from chartclerk.settings import Settings
 from chartclerk.store import (
     Archive,
     ArchivedDocument,
     DocumentRecord,
     PageRecord,
     SourceRecord,
-    make_page_pdf,
 )
+from chartclerk.timing import StageTimes, Stopwatch, add_times
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class PageContext:
-    """What a worker process needs for one page; picklable."""
-
-    ingest: IngestSettings
-    ocr: OcrSettings
-    tmp_dir: Path
-
-
-@dataclass(frozen=True, slots=True)
-class PageOutcome:
-    number: int
-    separator: bool = False
-    skew_degrees: float = 0.0
-    rotation_degrees: int = 0
-    ocr_confidence: float | None = None
-    text: str = ""
-    pdf_page: Path | None = None
-    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +42,7 @@ class FileOutcome:
     documents: tuple[ArchivedDocument, ...] = ()
     pages: int = 0
     error: str | None = None
+    times: StageTimes = ()  # seconds per stage, pages' and the file's own
 
 
 class Progress(Protocol):
@@ -89,47 +62,21 @@ class NullProgress:
         pass
 
 
-def process_page(task: PageTask, ctx: PageContext) -> PageOutcome:
-    """Everything done to one page; runs in a worker process."""
-    with document_context(f"{task.source.sha256[:12]}:p{task.number}"):
-        try:
-            page = load_page(task.source, task.number, ctx.ingest)
-            if is_separator(read_codes(page.image), ctx.ingest.separator_code):
-                return PageOutcome(task.number, separator=True)
-            read = ocr_page(straighten_page(normalize_resolution(page, ctx.ocr)), ctx.ocr)
-            pdf_page = ctx.tmp_dir / f"{task.source.sha256[:24]}-{task.number:05d}.pdf"
-            pdf_page.write_bytes(
-                make_page_pdf(read.page.image, read.page.dpi, read.ocr.text_layer_pdf, ctx.ocr.jpeg_quality)
-            )
-        except ChartclerkError as e:
-            return PageOutcome(task.number, error=f"page {task.number}: {e.message}")
-        return PageOutcome(
-            number=task.number,
-            skew_degrees=read.page.skew_degrees,
-            rotation_degrees=read.page.rotation_degrees,
-            ocr_confidence=None if read.ocr.mean_confidence is None else round(read.ocr.mean_confidence, 1),
-            text=read.ocr.text,
-            pdf_page=pdf_page,
-        )
-
-
 def split_documents(pages: Iterable[PageOutcome]) -> list[list[PageOutcome]]:
-    """Runs of pages between separator sheets; the sheets themselves are dropped."""
-    documents: list[list[PageOutcome]] = [[]]
-    for page in pages:
-        if page.separator:
-            documents.append([])
-        else:
-            documents[-1].append(page)
-    return [d for d in documents if d]
+    """Runs of pages between separator and cover sheets; the sheets themselves are dropped."""
+    return [list(doc.pages) for doc in split_batch(pages)]
 
 
 def build_document(
-    source: SourceFile, pages: list[PageOutcome], settings: Settings, archive: Archive
+    source: SourceFile,
+    pages: list[PageOutcome],
+    settings: Settings,
+    archive: Archive,
+    cover_mrn: str | None = None,
 ) -> DocumentRecord:
     text = "\n\f".join(p.text for p in pages)
     kind = classify_document(text, settings.classify)
-    match = match_patient(extract_identifiers(text), archive.roster, settings.patients)
+    match = match_patient(extract_identifiers(text), archive.roster, settings.patients, cover_mrn)
     reasons = ([] if match.filed else [match.reason]) + (
         ["low type confidence"] if kind.confidence < settings.classify.min_confidence else []
     )
@@ -171,7 +118,8 @@ def ingest_files(
     Pages of all files are spread over ``executor``; each file is archived as soon
     as its last page is read."""
     progress = progress or NullProgress()
-    ctx = PageContext(settings.ingest, settings.ocr, archive.tmp_dir)
+    scratch = Path(tempfile.mkdtemp(dir=archive.tmp_dir, prefix="run-"))  # page PDFs of this run only
+    ctx = PageContext(settings.ingest, settings.ocr, scratch)
     limit = max_in_flight or 2 * settings.workers
     pending: dict[Future[PageOutcome], tuple[_FileState, int]] = {}
     outcomes: list[FileOutcome] = []
@@ -207,6 +155,7 @@ def ingest_files(
             drain(limit - 1)
             pending[executor.submit(process_page, PageTask(source, number), ctx)] = (state, number)
     drain(0)
+    shutil.rmtree(scratch, ignore_errors=True)  # left behind by a crash: Archive.recover removes it
     return outcomes
 
 
@@ -225,29 +174,49 @@ def _finish_file(state: _FileState, settings: Settings, archive: Archive) -> Fil
         try:
             failed = [p.error for p in pages if p.error]
             if failed:
-                return FileOutcome(source.path, "failed", pages=len(pages), error=failed[0])
-            archive.store_original(
-                SourceRecord(source.path, source.name, source.sha256, source.size, len(pages))
-            )
-            archived = tuple(
-                archive.archive_document(build_document(source, doc, settings, archive))
-                for doc in split_documents(pages)
-            )
+                return _failure(source, len(pages), failed[0], archive)
+            watch = Stopwatch()
+            with watch.lap("store original"):
+                archive.store_original(
+                    SourceRecord(source.path, source.name, source.sha256, source.size, len(pages))
+                )
+            archived = []
+            for doc in split_batch(pages):
+                with watch.lap("classify+match"):
+                    record = build_document(source, list(doc.pages), settings, archive, doc.cover_mrn)
+                with watch.lap("archive (pdf+db)"):
+                    archived.append(archive.archive_document(record))
             archive.complete_source(source.sha256)
             log.info("archived %d document(s) from %d page(s)", len(archived), len(pages))
-            return FileOutcome(source.path, "archived", archived, pages=len(pages))
+            times = tuple(add_times([watch.times(), *(p.times for p in pages)]).items())
+            return FileOutcome(source.path, "archived", tuple(archived), pages=len(pages), times=times)
         except ChartclerkError as e:
-            return FileOutcome(source.path, "failed", pages=len(pages), error=e.message)
+            return _failure(source, len(pages), e.message, archive)
         finally:
             for p in pages:
                 if p.pdf_page is not None:
                     p.pdf_page.unlink(missing_ok=True)
 
 
+def _failure(source: SourceFile, pages: int, error: str, archive: Archive) -> FileOutcome:
+    """A failed file that another process archived meanwhile (e.g. the watcher took it from
+    under an ingest of the inbox) is a duplicate, not a failure."""
+    try:
+        complete = archive.source_status(source.sha256) == "complete"
+    except ChartclerkError:
+        complete = False
+    if complete:
+        return FileOutcome(source.path, "duplicate", pages=pages)
+    return FileOutcome(source.path, "failed", pages=pages, error=error)
+
+
 def handle_inbox_file(path: Path, settings: Settings, archive: Archive, executor: Executor) -> FileOutcome:
     """The watcher's unit of work: archive one inbox file, then remove it from the
     inbox; on failure move it to the failed folder with a one-line reason."""
-    outcome = ingest_files([path], settings, archive, executor)[0]
+    outcomes = [] if path.is_dir() else ingest_files([path], settings, archive, executor)
+    if not outcomes:  # a folder is never taken whole (the watcher walks it), nor followed
+        return FileOutcome(path, "failed", error="a folder, not a scan file")
+    outcome = outcomes[0]
     if outcome.status == "failed":
         quarantine(path, settings.failed_dir, outcome.error or "unknown error")
     else:

@@ -67,6 +67,11 @@ class ClassifySettings(_Section):
     min_confidence: float = Field(
         0.5, ge=0, le=1, description="Documents whose type confidence is below this go to review."
     )
+    model_dir: Path | None = Field(
+        None,
+        description="Folder of office models retrained by `chartclerk train` (the newest valid one is used, "
+        "else the shipped model); null means <archive>/models.",
+    )
 
 
 class PatientSettings(_Section):
@@ -154,7 +159,12 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     inbox = settings.inbox if settings.inbox.is_absolute() else base / settings.inbox
     archive = settings.archive if settings.archive.is_absolute() else base / settings.archive
     database = settings.database or f"sqlite:///{archive / 'chartclerk.db'}"
-    return settings.model_copy(update={"inbox": inbox, "archive": archive, "database": database})
+    model_dir = settings.classify.model_dir or archive / "models"
+    model_dir = model_dir if model_dir.is_absolute() else base / model_dir
+    classify = settings.classify.model_copy(update={"model_dir": model_dir})
+    return settings.model_copy(
+        update={"inbox": inbox, "archive": archive, "database": database, "classify": classify}
+    )
 
 
 def _one_line(text: str) -> str:

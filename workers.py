@@ -37,4 +37,7 @@ def make_pool(workers: int) -> Executor:
     """A pool of ``workers`` processes, started with forkserver so that threads of
     the parent (the watcher's observer) are never forked."""
     context: Any = multiprocessing.get_context("forkserver")
+    # The forkserver imports the page worker (OpenCV, pikepdf...) once; each worker
+    # forked from it starts ready instead of paying a second of imports.
+    context.set_forkserver_preload(["chartclerk.page_worker"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)

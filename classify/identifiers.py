@@ -1,9 +1,11 @@
-"""Patient identifiers (MRN, name, date of birth) found under their labels in OCR text.
+"""Patient identifiers (MRN, name, date of birth, sex) found under their labels in OCR text.
 
 Only labeled values count: a date is a DOB only after a DOB label, a number is an
-MRN only after an MRN label. Values keep their order of first appearance and are
-deduplicated (MRNs by ``normalize_mrn``). OCR confusions are undone inside digit
-runs (O/o -> 0, I/l/| -> 1) and inside name words (0 -> O, 1 -> I, 5 -> S).
+MRN only after an MRN label (an account-number label counts only on documents with no
+other MRN label). Values keep their order of first appearance and are deduplicated
+(MRNs by ``normalize_mrn``). OCR confusions are undone inside digit runs (O/o -> 0,
+I/l/| -> 1, S -> 5, B -> 8) and inside name words (0 -> O, 1 -> I, 5 -> S), and
+tolerated in labels and month names ("Paticnt", "Dote of Birth", "Morcb 3").
 """
 
 from __future__ import annotations
@@ -18,18 +20,25 @@ from chartclerk.classify.roster import normalize_mrn, normalize_name
 
 log = logging.getLogger(__name__)
 
-_D = r"[0-9OoIl|]"  # a digit as OCR may print it
-_DIGIT_FIX = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1"})
+_D = r"[0-9OoIl|SB]"  # a digit as OCR may print it
+_DIGIT_FIX = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "S": "5", "B": "8"})
+_PATIENT = (
+    r"p[ao]t[il1|][ec](?:n|ri)t"  # "Patient", also as OCR misreads it ("Paticnt", "Potient", "Patierit")
+)
+_NAME = r"n[ao](?:m|rn)[ec]"  # "Name", "Narne", "Nome"
+_BIRTH_DATE = r"d[ao]t[ec][ \t]*[o0]f[ \t]*b[il1|]rth|b[il1|]rth[ \t]*d[ao]t[ec]"  # also "Dote of Birth"
 _NAME_FIX = str.maketrans({"0": "O", "1": "I", "5": "S"})
 
 _MRN_RE = re.compile(
     r"(?:(?<![A-Za-z])"
     r"(?:m\.?\s?r\.?\s?n\.?"
     r"|m\.?[ \t]?r\.?(?=[ \t]*(?:\#|n[o0]\b))"
-    r"|med[il1|]cal[ \t]*rec[o0]rd(?:[ \t]*(?:n[o0]\b\.?|number|num\b\.?|\#))?"
-    r"|med\.?[ \t]*rec(?:[o0]rd)?\b\.?(?:[ \t]*(?:n[o0]\b\.?|number|\#))?"
-    r"|chart[ \t]*(?:n[o0]\b\.?|number|\#)"
-    r"|(?:pat[il1|]ent|pt\.?)[ \t]*id(?:entifier)?)"
+    r"|m[ec]d[il1|][ec]al[ \t]*r[ec][ec][o0]rd(?:[ \t]*(?:n[o0]\b\.?|number|num\b\.?|\#))?"
+    r"|m[ec]d\.?[ \t]*r[ec][ec](?:[o0]rd)?\b\.?(?:[ \t]*(?:n[o0]\b\.?|number|\#))?"
+    r"|c[hb][ao]rt[ \t]*(?:n[o0]\b\.?|number|\#)"
+    # an account number: an MRN only on documents that print no MRN under another label
+    r"|(?P<account>acc(?:oun)?t\.?(?=[ \t]*(?:\#|n[o0]\b|num|:))(?:[ \t]*(?:number|num\b\.?))?)"
+    rf"|(?:{_PATIENT}|pt\.?)[ \t]*id(?:entifier)?)"
     # in upper case, also glued to the word before ("SEX: FMR#:", "JOHNMRN:")
     r"|(?-i:MRN|MR(?=[ \t]*\#)|MED[Il1|]CAL[ \t]*REC[O0]RD))"
     r"(?![A-Za-z])[ \t]*(?:\#|n[o0]\b\.?)?[ \t]*[:;.=\-]?[ \t]*"
@@ -41,7 +50,7 @@ _MIN_MRN_DIGITS = 3
 _MAX_MRN_DIGITS = 20
 
 _NAME_RE = re.compile(
-    r"(?<![A-Za-z])(?P<label>(?:pat[il1|]ent|pt)\.?[ \t]*na(?:m|rn)e|pat[il1|]ent|na(?:m|rn)e|re|regarding)"
+    rf"(?<![A-Za-z])(?P<label>(?:{_PATIENT}|pt)\.?[ \t]*{_NAME}|{_PATIENT}|{_NAME}|re|regarding)"
     r"[ \t]*[:;][ \t]*(?P<value>[^\n]*)",
     re.IGNORECASE,
 )
@@ -59,7 +68,7 @@ _OTHER_PARTY = re.compile(
     r"|parent|guardian|responsible\s+party|mother|father|witness|interpreter",
     re.IGNORECASE,
 )
-_PATIENT_WORD = re.compile(r"pat[il1|]ent", re.IGNORECASE)
+_PATIENT_WORD = re.compile(_PATIENT, re.IGNORECASE)
 CONTEXT_LINES = 3
 _SAME_LINE_CONTEXT = 30
 _LINE_CONTEXT = 200  # characters of a line looked at around a label (bounds the work on very long lines)
@@ -80,7 +89,7 @@ _GLUED = re.compile(r"(?P<first>[A-Z][a-z]+)(?P<last>[A-Z][A-Za-z'\-]+)")
 _NAME_PREFIXES = frozenset({"mc", "mac", "de", "di", "da", "del", "la", "le", "van", "von", "st"})
 
 _DOB_LABEL_RE = re.compile(
-    r"(?:(?<![A-Za-z])(?:d\.?[ \t]?[o0]\.?[ \t]?[b8]\.?|date[ \t]*of[ \t]*birth|birth[ \t]*date"
+    rf"(?:(?<![A-Za-z])(?:d\.?[ \t]?[o0]\.?[ \t]?[b8]\.?|{_BIRTH_DATE}"
     r"|born(?:[ \t]+on)?)|(?-i:D[O0][B8]))"  # upper case "DOB" also glued to the word before
     r"(?![A-Za-z])(?:[ \t]*/[ \t]*age)?[ \t]*[:;#.=\-]?[ \t]*",
     re.IGNORECASE,
@@ -100,13 +109,30 @@ _US_RE = re.compile(
     rf"(?P<m>{_D}{{1,2}}) ?(?P<sep>[/-]) ?(?P<d>{_D}{{1,2}}) ?(?P=sep) ?(?P<y>{_D}{{4}}|{_D}{{2}}){_END}"
 )
 _DOTTED_RE = re.compile(rf"(?P<d>{_D}{{1,2}})\.(?P<m>{_D}{{1,2}})\.(?P<y>{_D}{{4}}|{_D}{{2}}){_END}")
+_MONTH_WORD = r"[A-Za-z0][A-Za-z]{2,8}"  # "0ctober" too
 _MONTH_FIRST_RE = re.compile(
-    rf"(?P<mon>[A-Za-z]{{3,9}})\.?[ \t]+(?P<d>{_D}{{1,2}})(?:st|nd|rd|th)?,?[ \t]+(?P<y>{_D}{{4}}){_END}"
+    rf"(?P<mon>{_MONTH_WORD})\.?[ \t]+(?P<d>{_D}{{1,2}})(?:st|nd|rd|th)?,?[ \t]+(?P<y>{_D}{{4}}){_END}"
 )
 _DAY_FIRST_RE = re.compile(
     rf"(?P<d>{_D}{{1,2}})[ \t\-]?(?P<mon>[A-Za-z]{{3,9}})\.?[ \t\-,]?[ \t]?(?P<y>{_D}{{4}}|{_D}{{2}}){_END}"
 )
 _EARLIEST_YEAR = 1880
+
+
+def _ocr_canonical(word: str) -> str:
+    """A word with the letters OCR confuses made one ("Morcb" and "March" -> "maneh")."""
+    return word.lower().replace("ri", "n").replace("rn", "m").translate(_CONFUSED_LETTERS)
+
+
+_CONFUSED_LETTERS = str.maketrans({"o": "a", "0": "a", "c": "e", "b": "h", "1": "l", "i": "l"})
+_OCR_MONTHS = {_ocr_canonical(name): number for name, number in _MONTHS.items()}
+
+_SEX_RE = re.compile(
+    r"(?<![A-Za-z])(?:sex|gender)(?![A-Za-z])[ \t]*[:;.=\-]?[ \t]*(?P<value>female|male|f|m)"
+    r"(?:(?![A-Za-z])|(?=(?-i:MR|D[O0][B8])))"  # "SEX: FMR#:" (OCR glued the next label on)
+    r"(?![ \t]*[/|][ \t]*[FfMm])",  # "Sex: M / F", a form's choice left blank
+    re.IGNORECASE,
+)
 _LINE_WRAP = re.compile(r"^[ \t]*\r?\n[ \t]*")
 
 
@@ -114,12 +140,18 @@ def extract_identifiers(text: str, *, today: dt.date | None = None) -> Identifie
     """MRNs, patient names and DOBs printed under their labels in ``text`` (all pages joined).
     ``today`` (default: the current date) bounds DOBs and pivots two-digit years."""
     today = today or dt.date.today()
+    dobs = list(_find_dobs(text, today))
     ids = Identifiers(
         mrns=_dedupe_mrns(_find_mrns(text)),
         names=tuple(dict.fromkeys(_find_names(text))),
-        dobs=tuple(dict.fromkeys(_find_dobs(text, today))),
+        dobs=tuple(dict.fromkeys(d for d, _ in dobs)),
+        sexes=tuple(dict.fromkeys(_find_sexes(text))),
+        fixed_dobs=tuple(dict.fromkeys(d for d, fixed in dobs if fixed)),
     )
-    log.debug("identifiers: %d mrns, %d names, %d dobs", len(ids.mrns), len(ids.names), len(ids.dobs))
+    log.debug(
+        "identifiers: %d mrns, %d names, %d dobs, %d sexes",
+        len(ids.mrns), len(ids.names), len(ids.dobs), len(ids.sexes),
+    )  # fmt: skip
     return ids
 
 
@@ -127,10 +159,20 @@ def extract_identifiers(text: str, *, today: dt.date | None = None) -> Identifie
 
 
 def _find_mrns(text: str) -> Iterator[str]:
+    """Values under MRN labels; those under an account-number label only when there are none."""
+    account: list[str] = []
+    found = False
     for match in _MRN_RE.finditer(text):
         value = _clean_mrn(match.group("value"))
-        if value is not None:
+        if value is None:
+            continue
+        if match.group("account") is not None:
+            account.append(value)
+        else:
+            found = True
             yield value
+    if not found:
+        yield from account
 
 
 def _clean_mrn(raw: str) -> str | None:
@@ -257,23 +299,37 @@ def _name_words(part: str) -> list[str]:
 # --- dates of birth ---------------------------------------------------------------------------------
 
 
-def _find_dobs(text: str, today: dt.date) -> Iterator[dt.date]:
+def _find_dobs(text: str, today: dt.date) -> Iterator[tuple[dt.date, bool]]:
+    """Each DOB, and whether its format fixes day and month (a month name, ISO)."""
     for match in _DOB_LABEL_RE.finditer(text):
         if _about_other_party(text, match.start()):
             continue
-        value = parse_date(_LINE_WRAP.sub("", text[match.end() : match.end() + 48], count=1), today)
+        value = _parse_date(_LINE_WRAP.sub("", text[match.end() : match.end() + 48], count=1), today)
         if value is not None:
             yield value
+
+
+def _find_sexes(text: str) -> Iterator[str]:
+    """ "M" or "F" for each Sex/Gender label about the patient."""
+    for match in _SEX_RE.finditer(text):
+        if not _about_other_party(text, match.start()):
+            yield match["value"][0].upper()
 
 
 def parse_date(text: str, today: dt.date) -> dt.date | None:
     """The date at the start of ``text`` in one of the supported formats, or None.
     Numeric a/b/y is US month/day (day/month only when the first number exceeds 12);
     d.m.y is day.month; two-digit years pivot to the latest year not after ``today``."""
+    found = _parse_date(text, today)
+    return None if found is None else found[0]
+
+
+def _parse_date(text: str, today: dt.date) -> tuple[dt.date, bool] | None:
     for pattern, build in _DATE_FORMATS:
         match = pattern.match(text)
         if match is not None:
-            return build(match, today)
+            value = build(match, today)
+            return None if value is None else (value, pattern in _FIXED_ORDER)
     return None
 
 
@@ -294,7 +350,7 @@ def _from_numeric(match: re.Match[str], today: dt.date) -> dt.date | None:
 
 
 def _from_month_name(match: re.Match[str], today: dt.date) -> dt.date | None:
-    month = _MONTHS.get(match["mon"].lower())
+    month = _MONTHS.get(match["mon"].lower()) or _OCR_MONTHS.get(_ocr_canonical(match["mon"]))
     if month is None:
         return None
     return _valid_date(_num(match["y"]), month, _num(match["d"]), today, two_digit=len(match["y"]) == 2)
@@ -307,6 +363,7 @@ _DATE_FORMATS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], dt.date], d
     (_MONTH_FIRST_RE, _from_month_name),
     (_DAY_FIRST_RE, _from_month_name),
 )
+_FIXED_ORDER = (_ISO_RE, _MONTH_FIRST_RE, _DAY_FIRST_RE)  # day and month cannot be swapped
 
 
 def _valid_date(year: int, month: int, day: int, today: dt.date, *, two_digit: bool) -> dt.date | None:

@@ -1,17 +1,35 @@
-"""Link a document to a roster patient. Filing to the wrong patient is the worst
-error the product can make, so every doubt ends in review.
+"""Link a document to a roster patient. Filing to the wrong patient (an overlay) is the
+worst error the product can make, so every doubt ends in review.
 
+* A cover sheet (``cover_mrn``, read from its codes; "" when they disagree: "unreadable cover
+  sheet") files the document to that patient, provided the MRN is in the roster ("cover sheet
+  mrn not in roster") and nothing on the document's own pages contradicts it: another MRN (not
+  a misreading of the patient's), a DOB, name or sex that disagrees with the roster entry
+  ("contradicts cover sheet").
+  Identifiers that agree only add to the score.
 * No MRN, name or DOB on the page: "no patient identifiers".
-* Two MRNs that differ after ``normalize_mrn``: "conflicting MRNs".
-* One MRN, not in the roster: "mrn not in roster" (name/DOB suggestions listed, never filed).
+* Two MRNs that differ after ``normalize_mrn``: "conflicting MRNs" (but see below).
+* One MRN, not in the roster: "mrn not in roster" (name/DOB suggestions listed), unless name +
+  DOB file the document by the rules below to a patient whose MRN the page's is a misreading of
+  (one digit OCR confuses): "name+dob agree, mrn misread"; or unless exactly one patient has an
+  MRN the page's is such a misreading of, corroborated as below, every other one contradicted
+  ("..., mrn misread", the score discounted). Two MRNs on the page are one when only one is in
+  the roster and the other is such a misreading of it.
 * One MRN in the roster: filed only when corroborated (an exact DOB, or an agreeing name;
   a day/month-transposed DOB counts only beside the name) and contradicted by nothing on
-  the page ("dob contradicts mrn", "name contradicts mrn", "mrn not corroborated").
+  the page ("dob contradicts mrn", "name contradicts mrn", "sex contradicts mrn",
+  "mrn not corroborated"); beside an agreeing name, a DOB with one digit misread as OCR does
+  (3/8, 1/7, 5/6...) does not contradict ("mrn+name agree, dob misread"). A DOB alone does
+  not corroborate an MRN that a twin's could be misread as: with a same-surname patient born
+  the same day whose MRN is one digit (or one swap of neighbours) away, "twin in roster".
 * No MRN: candidates blocked by last-name key and DOB are scored on name + DOB
-  (``score_candidate``); the best files only with both a name and a DOB on the page, a
-  score >= ``min_match_score``, a lead of ``min_margin`` over the runner-up, agreeing
-  names (not by initial) and DOB, and no other name or DOB on the page against it
-  ("name only", "dob only", "no roster match", "conflicting identifiers", "ambiguous: N candidates").
+  (``score_candidate``, sex as a veto); the best files only with both a name and a DOB on the
+  page, a score >= ``min_match_score``, a lead of ``min_margin`` over the runner-up, agreeing
+  names (not by initial) and DOB, no other name, DOB or sex on the page against it, and no
+  look-alike: another patient whose name agrees and whose DOB is one OCR error away from the
+  page's (a digit misread, day and month swapped, a year off) could be the one the page means
+  ("name only", "dob only", "no roster match", "conflicting identifiers",
+  "ambiguous: N candidates", "look-alike in roster").
 
 Reasons are fixed phrases: they never contain names, MRNs or dates.
 """
@@ -22,11 +40,12 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from rapidfuzz.distance import JaroWinkler
 
 from chartclerk.classify.models import Identifiers, Patient, PatientMatch, PersonName, Roster
-from chartclerk.classify.roster import normalize_mrn, normalize_name
+from chartclerk.classify.roster import blocking_key, normalize_mrn, normalize_name
 from chartclerk.settings import PatientSettings
 
 log = logging.getLogger(__name__)
@@ -45,7 +64,18 @@ COMPOUND_PENALTY = 0.95  # "GARCIA" against "GARCIA LOPEZ"
 # DOB similarity.
 DOB_EXACT = 1.0
 DOB_TRANSPOSED = 0.7  # day and month swapped
-DOB_YEAR_OFF = 0.5  # same day and month, year off by one, by a century or by one digit
+DOB_YEAR_OFF = 0.5  # one error apart: a digit of MMDDYYYY, or the year off by one or by a century
+# Digit pairs OCR confuses, for the look-alike search: a page's DOB is the true DOB of another
+# patient with the same name only through such an error (or day and month swapped, a year off).
+_CONFUSED_PAIRS = ("06", "08", "09", "14", "17", "23", "27", "35", "38", "39", "49", "56", "58", "68", "89")
+_CONFUSABLE = {d: "".join(sorted(p.replace(d, "") for p in _CONFUSED_PAIRS if d in p)) for d in "0123456789"}
+_YEARS = (1850, 2200)
+
+# Sex printed on the page against the roster's: a mismatch vetoes a candidate.
+SEX_PENALTY = 0.3
+
+# Cover sheet scores: alone, and with the page's own identifiers agreeing.
+COVER_ALONE, COVER_CORROBORATED = 0.95, 0.99
 
 # Score without an MRN: weighted sum of DOB and sharpened name similarities.
 W_DOB, W_LAST, W_FIRST = 0.40, 0.35, 0.25
@@ -53,6 +83,7 @@ W_DOB, W_LAST, W_FIRST = 0.40, 0.35, 0.25
 # Score with a corroborated MRN.
 MRN_NAME_DOB, MRN_DOB, MRN_NAME_TRANSPOSED, MRN_NAME = 0.97, 0.95, 0.92, 0.90
 MRN_ALONE, MRN_TRANSPOSED_ONLY = 0.6, 0.7
+MRN_MISREAD_PENALTY = 0.97  # the page's MRN is not in the roster but one OCR error from one that is
 _EPS = 1e-9
 
 _NICKNAME_GROUPS: tuple[frozenset[str], ...] = tuple(
@@ -118,6 +149,14 @@ _NICKNAME_GROUPS: tuple[frozenset[str], ...] = tuple(
 )
 
 
+_NO_GROUPS: frozenset[int] = frozenset()
+_NICKNAME_INDEX: dict[str, frozenset[int]] = {
+    name: frozenset(i for i, group in enumerate(_NICKNAME_GROUPS) if name in group)
+    for group in _NICKNAME_GROUPS
+    for name in group
+}
+
+
 class _Agreement(Enum):
     absent = "absent"
     agrees = "agrees"
@@ -138,11 +177,18 @@ class ScoredCandidate:
     score: float
     name: NameSimilarity
     dob: float
+    sex_contradicts: bool = False
 
 
-def match_patient(ids: Identifiers, roster: Roster, settings: PatientSettings) -> PatientMatch:
-    """The patient this document may be filed to (``mrn`` set), or a review verdict with a reason."""
-    result = _decide(ids, roster, settings)
+def match_patient(
+    ids: Identifiers, roster: Roster, settings: PatientSettings, cover_mrn: str | None = None
+) -> PatientMatch:
+    """The patient this document may be filed to (``mrn`` set), or a review verdict with a reason.
+    ``cover_mrn``: the MRN of the patient cover sheet the document was scanned under, if any."""
+    if cover_mrn is not None:
+        result = _match_cover(cover_mrn, ids, roster, settings)
+    else:
+        result = _decide(ids, roster, settings)
     log.debug(
         "patient match: %s (filed=%s, %d candidates)", result.reason, result.filed, len(result.candidates)
     )
@@ -154,7 +200,10 @@ def _decide(ids: Identifiers, roster: Roster, settings: PatientSettings) -> Pati
         return PatientMatch(None, None, "no patient identifiers")
     mrns = _distinct_mrns(ids.mrns)
     if len(mrns) > 1:
-        return _conflicting_mrns(mrns, ids, roster)
+        resolved = _one_mrn_misread(mrns, roster)
+        if resolved is None:
+            return _conflicting_mrns(mrns, ids, roster)
+        mrns = (resolved,)
     if len(mrns) == 1:
         return _match_by_mrn(mrns[0], ids, roster, settings)
     return _match_by_name_dob(ids, roster, settings)
@@ -169,42 +218,140 @@ def _distinct_mrns(mrns: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(distinct.values())
 
 
+# --- under a cover sheet ----------------------------------------------------------------------------
+
+
+def _match_cover(cover_mrn: str, ids: Identifiers, roster: Roster, settings: PatientSettings) -> PatientMatch:
+    patient = roster.by_mrn(cover_mrn) if normalize_mrn(cover_mrn) else None
+    if patient is None:  # what the page itself says goes to the reviewer
+        page = _decide(ids, roster, settings)
+        reason = "cover sheet mrn not in roster" if normalize_mrn(cover_mrn) else "unreadable cover sheet"
+        return PatientMatch(None, page.score, reason, page.candidates)
+    mrns = _distinct_mrns(ids.mrns)
+    name, _ = _name_agreement(ids.names, patient)
+    dob = _dob_agreement(ids, patient.dob)
+    other_mrn = any(_another_mrn(m, patient, roster) for m in mrns)
+    if other_mrn or _Agreement.contradicts in (name, dob) or _sex_contradicts(ids.sexes, patient.sex):
+        page = _decide(ids, roster, settings)  # what the page itself says, for the reviewer
+        own = ((patient.mrn, 0.0),) if patient.mrn not in {m for m, _ in page.candidates} else ()
+        return PatientMatch(
+            None, page.score, "contradicts cover sheet", (*page.candidates, *own)[:MAX_CANDIDATES]
+        )
+    agreed = bool(mrns) or _Agreement.agrees in (name, dob)
+    score = COVER_CORROBORATED if agreed else COVER_ALONE
+    candidates = ((patient.mrn, score),)
+    if score < settings.min_match_score - _EPS:
+        return PatientMatch(None, score, "cover sheet below threshold", candidates)
+    return PatientMatch(patient.mrn, score, "cover sheet+page agree" if agreed else "cover sheet", candidates)
+
+
+def _another_mrn(mrn: str, patient: Patient, roster: Roster) -> bool:
+    """An MRN on the page is not the patient's (nor a misreading of it that is no one else's)."""
+    norm, own = normalize_mrn(mrn), normalize_mrn(patient.mrn)
+    return norm != own and not (_ocr_misread(norm, own) and roster.by_mrn(mrn) is None)
+
+
 # --- with an MRN ------------------------------------------------------------------------------------
 
 
 def _match_by_mrn(mrn: str, ids: Identifiers, roster: Roster, settings: PatientSettings) -> PatientMatch:
     patient = roster.by_mrn(mrn)
-    if patient is None:
-        suggestions = _rank(ids, roster)
-        best = suggestions[0].score if suggestions else None
-        return PatientMatch(None, best, "mrn not in roster", _top(suggestions))
+    if patient is None:  # an outside MRN, or one of ours misread: name + DOB decide which
+        by_name = _match_by_name_dob(ids, roster, settings)
+        if by_name.mrn is not None and _ocr_misread(normalize_mrn(mrn), normalize_mrn(by_name.mrn)):
+            return PatientMatch(by_name.mrn, by_name.score, "name+dob agree, mrn misread", by_name.candidates)
+        misread = _misread_mrn(mrn, ids, roster, settings)
+        if misread is not None:
+            return misread
+        return PatientMatch(None, by_name.score, "mrn not in roster", by_name.candidates)
     score, reason, corroborated = assess_mrn_patient(patient, ids)
     candidates = ((patient.mrn, score),)
     if not corroborated:
         return PatientMatch(None, score, reason, candidates)
     if score < settings.min_match_score - _EPS:
         return PatientMatch(None, score, "mrn match below threshold", candidates)
+    if reason == "mrn+dob agree" and _has_twin(patient, mrn, roster):
+        return PatientMatch(None, score, "twin in roster", candidates)
     return PatientMatch(patient.mrn, score, reason, candidates)
+
+
+def _misread_mrn(
+    mrn: str, ids: Identifiers, roster: Roster, settings: PatientSettings
+) -> PatientMatch | None:
+    """The one roster patient whose MRN the page's is a misreading of (one digit OCR confuses),
+    when the name or DOB on the page corroborate it and every other such patient is contradicted."""
+    norm = normalize_mrn(mrn)
+    variants = tuple(
+        norm[:i] + other + norm[i + 1 :]
+        for i, digit in enumerate(norm)
+        for other in _CONFUSABLE.get(digit, "")
+    )
+    assessed = [(p, assess_mrn_patient(p, ids)) for p in roster.by_mrns(variants)]
+    corroborated = [(p, score, reason) for p, (score, reason, ok) in assessed if ok]
+    if len(corroborated) != 1 or any(score > 0 and not ok for _, (score, _, ok) in assessed):
+        return None
+    patient, score, reason = corroborated[0]
+    score = _round(score * MRN_MISREAD_PENALTY)
+    if score < settings.min_match_score - _EPS or (
+        reason == "mrn+dob agree" and _has_twin(patient, mrn, roster)
+    ):
+        return None
+    return PatientMatch(patient.mrn, score, f"{reason}, mrn misread", ((patient.mrn, score),))
 
 
 def assess_mrn_patient(patient: Patient, ids: Identifiers) -> tuple[float, str, bool]:
     """(score, reason, corroborated) for the roster patient the page's MRN points to."""
     name, name_quality = _name_agreement(ids.names, patient)
-    dob = _dob_agreement(ids.dobs, patient.dob)
+    dob = _dob_agreement(ids, patient.dob)
     if dob is _Agreement.contradicts:
         return 0.0, "dob contradicts mrn", False
     if name is _Agreement.contradicts:
         return 0.0, "name contradicts mrn", False
+    if _sex_contradicts(ids.sexes, patient.sex):
+        return 0.0, "sex contradicts mrn", False
     if dob is _Agreement.agrees and name is _Agreement.agrees:
         return _round(MRN_NAME_DOB + (1 - MRN_NAME_DOB) * name_quality), "mrn+name+dob agree", True
     if dob is _Agreement.agrees:
         return MRN_DOB, "mrn+dob agree", True
     if name is _Agreement.agrees and dob is _Agreement.weak:
-        return _round(MRN_NAME_TRANSPOSED + 0.03 * name_quality), "mrn+name agree, dob transposed", True
+        how = "transposed" if any(d == _transposed_or_none(patient.dob) for d in ids.dobs) else "misread"
+        return _round(MRN_NAME_TRANSPOSED + 0.03 * name_quality), f"mrn+name agree, dob {how}", True
     if name is _Agreement.agrees:
         return _round(MRN_NAME + 0.05 * name_quality), "mrn+name agree", True
     score = MRN_TRANSPOSED_ONLY if dob is _Agreement.weak else MRN_ALONE
     return score, "mrn not corroborated", False
+
+
+def _has_twin(patient: Patient, page_mrn: str, roster: Roster) -> bool:
+    """Another patient with the same last-name key, born the same day, whose MRN the page's could
+    be a misreading of (one digit off, or two neighbours swapped: twins often get consecutive
+    MRNs): the DOB cannot tell them apart."""
+    key, page = blocking_key(patient.last), normalize_mrn(page_mrn)
+    same_day = roster.candidates((patient.last,), (patient.dob,), near_dobs=(patient.dob,))
+    return any(
+        normalize_mrn(p.mrn) != normalize_mrn(patient.mrn)
+        and p.dob == patient.dob
+        and blocking_key(p.last) == key
+        and _one_slip_apart(normalize_mrn(p.mrn), page)
+        for p in same_day
+    )
+
+
+def _one_slip_apart(a: str, b: str) -> bool:
+    """Same length, and one digit differs or two neighbouring digits are swapped."""
+    if len(a) != len(b):
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]])
+
+
+def _one_mrn_misread(mrns: tuple[str, ...], roster: Roster) -> str | None:
+    """The page's one MRN in the roster when each other MRN on it is that one misread."""
+    found = [m for m in mrns if roster.by_mrn(m) is not None]
+    if len(found) != 1:
+        return None
+    norm = normalize_mrn(found[0])
+    return found[0] if all(m == found[0] or _ocr_misread(normalize_mrn(m), norm) for m in mrns) else None
 
 
 def _conflicting_mrns(mrns: tuple[str, ...], ids: Identifiers, roster: Roster) -> PatientMatch:
@@ -241,13 +388,26 @@ def _name_contradicts(sim: NameSimilarity) -> bool:
     return sim.last < NAME_CONTRADICTS or (sim.first < NAME_CONTRADICTS and not sim.initial)
 
 
-def _dob_agreement(dobs: tuple[dt.date, ...], dob: dt.date) -> _Agreement:
-    if not dobs:
+def _dob_agreement(ids: Identifiers, dob: dt.date) -> _Agreement:
+    """Exact: agrees; day and month swapped (when the page's format allows it), or one digit
+    misread as OCR does: weak; anything else contradicts."""
+    if not ids.dobs:
         return _Agreement.absent
-    sims = [dob_similarity(d, dob) for d in dobs]
-    if any(s < DOB_TRANSPOSED - _EPS for s in sims):
-        return _Agreement.contradicts
-    return _Agreement.agrees if any(s >= DOB_EXACT for s in sims) else _Agreement.weak
+    swapped = _transposed_or_none(dob)
+    for d in ids.dobs:
+        if (
+            d != dob
+            and not (d == swapped and d not in ids.fixed_dobs)
+            and not _ocr_misread(_digits(d), _digits(dob))
+        ):
+            return _Agreement.contradicts
+    return _Agreement.agrees if dob in ids.dobs else _Agreement.weak
+
+
+def _sex_contradicts(sexes: tuple[str, ...], roster_sex: str) -> bool:
+    """A sex printed on the page differs from the roster's (when the roster says M or F)."""
+    known = roster_sex.strip()[:1].upper()
+    return known in ("M", "F") and any(s != known for s in sexes)
 
 
 # --- without an MRN ---------------------------------------------------------------------------------
@@ -268,18 +428,28 @@ def _match_by_name_dob(ids: Identifiers, roster: Roster, settings: PatientSettin
     close = [c for c in ranked if ranked[0].score - c.score < settings.min_margin - _EPS]
     if len(close) > 1:
         return PatientMatch(None, best, f"ambiguous: {len(close)} candidates", candidates)
+    if any(_look_alike(c) for c in ranked[1:]):
+        return PatientMatch(None, best, "look-alike in roster", candidates)
     return PatientMatch(ranked[0].patient.mrn, ranked[0].score, "name+dob agree", candidates)
 
 
 def _fileable(c: ScoredCandidate) -> bool:
-    """Whatever the configured threshold: names agree (not by initial) and the DOB is exact or transposed."""
-    return c.dob >= DOB_TRANSPOSED - _EPS and _name_agrees(c.name, allow_initial=False)
+    """Whatever the configured threshold: names agree (not by initial), the DOB is exact or
+    transposed and the sex (when printed) is the roster's."""
+    return (
+        c.dob >= DOB_TRANSPOSED - _EPS and _name_agrees(c.name, allow_initial=False) and not c.sex_contradicts
+    )
+
+
+def _look_alike(c: ScoredCandidate) -> bool:
+    """Another patient the page could mean: the name agrees and the DOB is one error away."""
+    return c.dob > 0 and _name_agrees(c.name, allow_initial=True) and not c.sex_contradicts
 
 
 def _contradicted(ids: Identifiers, patient: Patient) -> bool:
     """Another name or DOB on the page (a second person?) disagrees with the best candidate."""
     name, _ = _name_agreement(ids.names, patient)
-    return name is _Agreement.contradicts or _dob_agreement(ids.dobs, patient.dob) is _Agreement.contradicts
+    return name is _Agreement.contradicts or _dob_agreement(ids, patient.dob) is _Agreement.contradicts
 
 
 def _rank(ids: Identifiers, roster: Roster) -> list[ScoredCandidate]:
@@ -287,8 +457,17 @@ def _rank(ids: Identifiers, roster: Roster) -> list[ScoredCandidate]:
     if not ids.names and not ids.dobs:
         return []
     blocking_names = tuple(dict.fromkeys(part for n in ids.names for part in (n.last, n.first) if part))
-    blocking_dobs = tuple(dict.fromkeys(d for dob in ids.dobs for d in (dob, *_transposed(dob))))
-    scored = [score_candidate(ids, p) for p in roster.candidates(blocking_names, blocking_dobs)]
+    swappable = [dob not in ids.fixed_dobs for dob in ids.dobs]
+    blocking_dobs = tuple(
+        dict.fromkeys(
+            d for dob, swap in zip(ids.dobs, swappable, strict=True) for d in _with_swapped(dob, swap)
+        )
+    )
+    near = tuple(
+        dict.fromkeys(d for dob, swap in zip(ids.dobs, swappable, strict=True) for d in near_dates(dob, swap))
+    )
+    found = roster.candidates(blocking_names, blocking_dobs, near_dobs=near)
+    scored = [score_candidate(ids, p) for p in found]
     scored = [s for s in scored if s.score > 0]
     scored.sort(key=lambda s: (-s.score, normalize_mrn(s.patient.mrn)))
     return scored
@@ -301,8 +480,10 @@ def score_candidate(ids: Identifiers, patient: Patient) -> ScoredCandidate:
         key=_name_points,
         default=NameSimilarity(0.0, 0.0, False),
     )
-    dob = max((dob_similarity(d, patient.dob) for d in ids.dobs), default=0.0)
-    return ScoredCandidate(patient, _round(_name_points(name) + W_DOB * dob), name, dob)
+    dob = max((dob_similarity(d, patient.dob, d not in ids.fixed_dobs) for d in ids.dobs), default=0.0)
+    veto = _sex_contradicts(ids.sexes, patient.sex)
+    score = _name_points(name) + W_DOB * dob - (SEX_PENALTY if veto else 0.0)
+    return ScoredCandidate(patient, _round(score), name, dob, veto)
 
 
 def _name_points(sim: NameSimilarity) -> float:
@@ -324,7 +505,13 @@ def _top(ranked: list[ScoredCandidate]) -> tuple[tuple[str, float], ...]:
 def name_similarity(name: PersonName, patient: Patient) -> NameSimilarity:
     """Last- and first-name similarity of a page name to a patient; the name read the
     other way round (first and last swapped) counts too, slightly discounted."""
-    last, first = normalize_name(patient.last), normalize_name(patient.first)
+    return _name_similarity(name.last, name.first, patient.last, patient.first)
+
+
+@lru_cache(maxsize=1 << 16)  # scoring a block of a million-patient roster meets the same names often
+def _name_similarity(page_last: str, page_first: str, roster_last: str, roster_first: str) -> NameSimilarity:
+    name = PersonName(page_last, page_first)
+    last, first = _normalized(roster_last), _normalized(roster_first)
     straight = NameSimilarity(
         last_name_similarity(name.last, last),
         first_name_similarity(name.first, first),
@@ -336,6 +523,9 @@ def name_similarity(name: PersonName, patient: Patient) -> NameSimilarity:
         False,
     )
     return max(straight, swapped, key=_name_points)
+
+
+_normalized = lru_cache(maxsize=1 << 16)(normalize_name)
 
 
 def last_name_similarity(page: str, roster: str) -> float:
@@ -366,22 +556,61 @@ def _initial_matches(page: str, roster: str) -> bool:
 
 def is_nickname(a: str, b: str) -> bool:
     """True when two different first names are in one nickname group (Bob and Robert)."""
-    return a != b and any(a in group and b in group for group in _NICKNAME_GROUPS)
+    return a != b and not _NICKNAME_INDEX.get(a, _NO_GROUPS).isdisjoint(_NICKNAME_INDEX.get(b, _NO_GROUPS))
 
 
-def dob_similarity(page: dt.date, roster: dt.date) -> float:
+def dob_similarity(page: dt.date, roster: dt.date, swappable: bool = True) -> float:
+    """1 for the same date; less for day and month swapped (unless the page's format fixes them,
+    ``swappable`` False) and for one error apart; 0 otherwise."""
     if page == roster:
         return DOB_EXACT
-    if page == _transposed_or_none(roster):
+    if swappable and page == _transposed_or_none(roster):
         return DOB_TRANSPOSED
-    if (page.month, page.day) == (roster.month, roster.day) and _year_off(page.year, roster.year):
+    if _one_error_apart(page, roster):
         return DOB_YEAR_OFF
     return 0.0
 
 
-def _year_off(a: int, b: int) -> bool:
-    differing_digits = sum(x != y for x, y in zip(f"{a:04d}", f"{b:04d}", strict=True))
-    return abs(a - b) in (1, 100) or differing_digits == 1
+def _one_error_apart(a: dt.date, b: dt.date) -> bool:
+    """One digit of MMDDYYYY differs, or the same day and month with the year off by one or 100."""
+    if (a.month, a.day) == (b.month, b.day) and abs(a.year - b.year) in (1, 100):
+        return True
+    return sum(x != y for x, y in zip(_digits(a), _digits(b), strict=True)) == 1
+
+
+def _digits(d: dt.date) -> str:
+    return f"{d.month:02d}{d.day:02d}{d.year:04d}"
+
+
+def _ocr_misread(a: str, b: str) -> bool:
+    """Two digit strings of one length differing in one place, by digits OCR confuses."""
+    if len(a) != len(b):
+        return False
+    diff = [x + y for x, y in zip(a, b, strict=True) if x != y]
+    return len(diff) == 1 and (diff[0] in _CONFUSED_PAIRS or diff[0][::-1] in _CONFUSED_PAIRS)
+
+
+def near_dates(d: dt.date, swappable: bool = True) -> tuple[dt.date, ...]:
+    """``d`` and the dates one likely error away: day and month swapped, a digit misread as one OCR
+    confuses it with, the year off by one or by a century (the look-alike search's blocking)."""
+    found = set(_with_swapped(d, swappable))
+    text = _digits(d)
+    for i, digit in enumerate(text):
+        for other in _CONFUSABLE[digit]:
+            changed = text[:i] + other + text[i + 1 :]
+            found.update(_date_or_none(int(changed[4:]), int(changed[:2]), int(changed[2:4])))
+    for years in (-100, -1, 1, 100):
+        found.update(_date_or_none(d.year + years, d.month, d.day))
+    return tuple(sorted(found))
+
+
+def _date_or_none(year: int, month: int, day: int) -> tuple[dt.date, ...]:
+    if not _YEARS[0] <= year <= _YEARS[1]:
+        return ()
+    try:
+        return (dt.date(year, month, day),)
+    except ValueError:
+        return ()
 
 
 def _transposed_or_none(d: dt.date) -> dt.date | None:
@@ -391,6 +620,10 @@ def _transposed_or_none(d: dt.date) -> dt.date | None:
         return dt.date(d.year, d.day, d.month)
     except ValueError:
         return None
+
+
+def _with_swapped(d: dt.date, swappable: bool) -> tuple[dt.date, ...]:
+    return (d, *_transposed(d)) if swappable else (d,)
 
 
 def _transposed(d: dt.date) -> tuple[dt.date, ...]:

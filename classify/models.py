@@ -42,6 +42,9 @@ class Identifiers:
     mrns: tuple[str, ...] = ()
     names: tuple[PersonName, ...] = ()
     dobs: tuple[dt.date, ...] = ()
+    sexes: tuple[str, ...] = ()  # "M" / "F" as printed under a Sex/Gender label
+    # Of ``dobs``, those printed so that day and month cannot have been swapped (month name, ISO).
+    fixed_dobs: tuple[dt.date, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +64,14 @@ class Roster(Protocol):
 
     def by_mrn(self, mrn: str) -> Patient | None: ...
 
-    def candidates(self, last_names: tuple[str, ...], dobs: tuple[dt.date, ...]) -> list[Patient]:
-        """Patients whose last name sounds like one given, or whose DOB is one given
-        (blocking: never the whole roster)."""
+    def by_mrns(self, mrns: tuple[str, ...]) -> list[Patient]:
+        """Patients whose MRN is one of ``mrns``, compared without leading zeros."""
+        ...
+
+    def candidates(
+        self, last_names: tuple[str, ...], dobs: tuple[dt.date, ...], *, near_dobs: tuple[dt.date, ...] = ()
+    ) -> list[Patient]:
+        """Blocking, never the whole roster: patients whose DOB is one of ``dobs`` (any name), and
+        patients whose last name sounds like one given, born on one of ``near_dobs`` when some
+        are given (on any date otherwise, up to a limit)."""
         ...

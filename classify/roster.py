@@ -116,13 +116,22 @@ class MemoryRoster:
     def by_mrn(self, mrn: str) -> Patient | None:
         return self._by_mrn.get(normalize_mrn(mrn))
 
-    def candidates(self, last_names: tuple[str, ...], dobs: tuple[dt.date, ...]) -> list[Patient]:
-        """Patients whose last name has the same blocking key as one given, or whose DOB is one given."""
+    def by_mrns(self, mrns: tuple[str, ...]) -> list[Patient]:
+        found = (self._by_mrn.get(key) for key in sorted({normalize_mrn(m) for m in mrns}))
+        return [p for p in found if p is not None]
+
+    def candidates(
+        self, last_names: tuple[str, ...], dobs: tuple[dt.date, ...], *, near_dobs: tuple[dt.date, ...] = ()
+    ) -> list[Patient]:
+        """Patients whose DOB is one given, and those whose last name has the same blocking key as
+        one given (only those born on one of ``near_dobs`` when some are given)."""
         found: dict[str, Patient] = {}
+        near = frozenset(near_dobs)
         for key in dict.fromkeys(blocking_key(name) for name in last_names):
             if key:
                 for patient in self._by_key.get(key, ()):
-                    found.setdefault(normalize_mrn(patient.mrn), patient)
+                    if not near or patient.dob in near:
+                        found.setdefault(normalize_mrn(patient.mrn), patient)
         for dob in dict.fromkeys(dobs):
             for patient in self._by_dob.get(dob, ()):
                 found.setdefault(normalize_mrn(patient.mrn), patient)

@@ -1,6 +1,8 @@
 """Finding scan files and reading their pages: file types, page streaming,
 separator sheets, the watched inbox and the failed folder."""
 
+from chartclerk.ingest.batches import BatchDocument, split_batch
+from chartclerk.ingest.coversheet import read_cover
 from chartclerk.ingest.discover import discover_files, is_ignored_dir, is_ignored_name
 from chartclerk.ingest.models import PageImage, PageTask, SourceFile
 from chartclerk.ingest.quarantine import quarantine
@@ -8,6 +10,7 @@ from chartclerk.ingest.separators import is_separator, read_codes
 from chartclerk.ingest.sources import inspect_source, load_page, sha256_of
 
 __all__ = [
+    "BatchDocument",
     "PageImage",
     "PageTask",
     "SourceFile",
@@ -19,5 +22,7 @@ __all__ = [
     "load_page",
     "quarantine",
     "read_codes",
+    "read_cover",
     "sha256_of",
+    "split_batch",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import stat
 import warnings
 from pathlib import Path
@@ -63,8 +64,12 @@ def inspect_source(path: Path, settings: IngestSettings) -> SourceFile:
         st = path.lstat()
     except OSError as e:
         raise InputFileError(f"cannot read file: {e.strerror}") from e
+    if stat.S_ISLNK(st.st_mode):
+        raise InputFileError("a symbolic link: links are never followed (copy the file itself)")
+    if stat.S_ISDIR(st.st_mode):
+        raise InputFileError("a folder, not a scan file")
     if not stat.S_ISREG(st.st_mode):
-        raise InputFileError("not a regular file")
+        raise InputFileError("not a regular file (a device, pipe or socket)")
     if st.st_size == 0:
         raise InputFileError("empty file (0 bytes)")
     try:
@@ -77,13 +82,26 @@ def inspect_source(path: Path, settings: IngestSettings) -> SourceFile:
     pages = _count_pdf_pages(path, settings) if kind == "pdf" else _count_image_pages(path, settings)
     if pages > settings.max_pages:
         raise InputFileError(f"too many pages: {pages} (limit ingest.max_pages = {settings.max_pages})")
-    return SourceFile(path=path, name=path.name, sha256=digest, size=st.st_size, kind=kind, page_count=pages)
+    return SourceFile(
+        path=path, name=display_name(path.name), sha256=digest, size=st.st_size, kind=kind, page_count=pages
+    )
+
+
+def display_name(name: str) -> str:
+    """A file name as text any database, PDF and terminal accept: bytes that are not UTF-8
+    become U+FFFD and control characters '?'. (The file itself is read by its real name.)"""
+    text = os.fsencode(name).decode("utf-8", "replace")
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _count_pdf_pages(path: Path, settings: IngestSettings) -> int:
     try:
         with pikepdf.open(path) as pdf:
             count = len(pdf.pages)
+            if count > settings.max_pages:  # before touching every page of a 10,000-page file
+                raise InputFileError(
+                    f"too many pages: {count} (limit ingest.max_pages = {settings.max_pages})"
+                )
             for number, page in enumerate(pdf.pages, start=1):
                 box = page.mediabox
                 width_in = abs(float(box[2]) - float(box[0])) / 72
@@ -96,7 +114,7 @@ def _count_pdf_pages(path: Path, settings: IngestSettings) -> int:
     except pikepdf.PasswordError as e:
         raise InputFileError("encrypted PDF: a password is needed to open it") from e
     except pikepdf.PdfError as e:
-        raise InputFileError(f"corrupt PDF: {_first_line(str(e))}") from e
+        raise InputFileError(f"corrupt PDF: {_first_line(_without_path(str(e), path))}") from e
     except (ValueError, IndexError, TypeError) as e:
         raise InputFileError(f"corrupt PDF: bad page box ({type(e).__name__})") from e
     if count == 0:
@@ -115,7 +133,7 @@ def _open_image(path: Path, settings: IngestSettings) -> Image.Image:
     except UnidentifiedImageError as e:
         raise InputFileError("corrupt image: cannot identify image data") from e
     except OSError as e:
-        raise InputFileError(f"corrupt image: {_first_line(str(e))}") from e
+        raise InputFileError(f"corrupt image: {_first_line(_without_path(str(e), path))}") from e
     return img
 
 
@@ -156,7 +174,7 @@ def load_page(source: SourceFile, number: int, settings: IngestSettings) -> Page
             dpi = _image_dpi(img)
             gray = _to_gray(img)
         except (OSError, ValueError, SyntaxError) as e:
-            raise InputFileError(f"corrupt image: page {number}: {_first_line(str(e))}") from e
+            raise InputFileError(f"corrupt image: {_first_line(_without_path(str(e), source.path))}") from e
     return PageImage(number=number, image=gray, dpi=dpi)
 
 
@@ -187,6 +205,13 @@ def _to_gray(img: Image.Image) -> GrayImage:
     if img.mode != "L":
         img = ImageOps.grayscale(img) if img.mode != "1" else img.convert("L")
     return np.asarray(img, dtype=np.uint8).copy()
+
+
+def _without_path(message: str, path: Path) -> str:
+    """A library's message without the file's path or name (names may hold PHI)."""
+    for shown in (str(path), path.name):
+        message = message.replace(f"{shown}: ", "").replace(shown, "the file")
+    return message
 
 
 def _first_line(text: str) -> str:

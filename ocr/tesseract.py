@@ -14,6 +14,8 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -48,15 +50,9 @@ def tesseract_version() -> str:
 def ocr_image(image: GrayImage, dpi: int, settings: OcrSettings) -> OcrResult:
     """One tesseract run over an upright page: text, words with boxes and
     confidences, and the text-only PDF layer, all from the same pass."""
-    tesseract_version()
-    _single_threaded()
-    with tempfile.TemporaryDirectory(prefix="chartclerk-ocr-") as tmp:
-        png = Path(tmp) / "page.png"
-        base = Path(tmp) / "out"
-        if not cv2.imwrite(str(png), image):
-            raise OcrError("cannot write the page image for tesseract")
+    with _page_on_disk(image) as (image_path, base):
         config = f"--psm 3 --dpi {int(dpi)} -c textonly_pdf=1 txt tsv pdf"
-        _run(str(png), str(base), config, settings)
+        _run(image_path, str(base), config, settings)
         try:
             text = (base.with_suffix(".txt")).read_text(encoding="utf-8", errors="replace")
             tsv = (base.with_suffix(".tsv")).read_text(encoding="utf-8", errors="replace")
@@ -71,16 +67,10 @@ def ocr_image(image: GrayImage, dpi: int, settings: OcrSettings) -> OcrResult:
 def detect_orientation(image: GrayImage, dpi: int, settings: OcrSettings) -> Orientation | None:
     """Tesseract's orientation and script detection (OSD). None when the page has
     too little text to tell (a neutral outcome, not an error)."""
-    tesseract_version()
-    _single_threaded()
-    with tempfile.TemporaryDirectory(prefix="chartclerk-osd-") as tmp:
-        png = Path(tmp) / "page.png"
-        base = Path(tmp) / "out"
-        if not cv2.imwrite(str(png), image):
-            raise OcrError("cannot write the page image for tesseract")
+    with _page_on_disk(image) as (image_path, base):
         try:
             _run(
-                str(png),
+                image_path,
                 str(base),
                 f"--psm 0 --dpi {int(dpi)} -c min_characters_to_try=20",
                 settings,
@@ -98,6 +88,19 @@ def detect_orientation(image: GrayImage, dpi: int, settings: OcrSettings) -> Ori
     if not rotate or not conf:
         return None
     return Orientation(rotate_clockwise=int(rotate.group(1)) % 360, confidence=float(conf.group(1)))
+
+
+@contextmanager
+def _page_on_disk(image: GrayImage) -> Iterator[tuple[str, Path]]:
+    """The page as an uncompressed PGM (no time spent on PNG deflate) in a private
+    temporary folder, and the output base name tesseract writes beside it."""
+    tesseract_version()
+    _single_threaded()
+    with tempfile.TemporaryDirectory(prefix="chartclerk-ocr-") as tmp:
+        image_path = Path(tmp) / "page.pgm"
+        if not cv2.imwrite(str(image_path), image):
+            raise OcrError("cannot write the page image for tesseract")
+        yield str(image_path), Path(tmp) / "out"
 
 
 def _run(

@@ -4,20 +4,30 @@ Open it with ``Archive.open(settings)``; everything else goes through that objec
 """
 
 from chartclerk.store.archive import Archive
+from chartclerk.store.audit import Actor, AuditEntry, ChainReport, current_actor
 from chartclerk.store.models import ArchivedDocument, DocumentRecord, PageRecord, SearchHit, SourceRecord
 from chartclerk.store.pdf import PdfMetadata, assemble_pdf, make_page_pdf, update_pdf_metadata
+from chartclerk.store.recovery import RecoveryReport
 from chartclerk.store.roster import ArchiveRoster
+from chartclerk.store.verify import Problem, VerifyReport
 
 __all__ = [
+    "Actor",
     "Archive",
     "ArchiveRoster",
     "ArchivedDocument",
+    "AuditEntry",
+    "ChainReport",
     "DocumentRecord",
     "PageRecord",
     "PdfMetadata",
+    "Problem",
+    "RecoveryReport",
     "SearchHit",
     "SourceRecord",
+    "VerifyReport",
     "assemble_pdf",
+    "current_actor",
     "make_page_pdf",
     "update_pdf_metadata",
 ]

@@ -18,6 +18,7 @@ appear; scored by the number of occurrences) — adequate for small archives onl
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -37,6 +38,10 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from chartclerk.classify.models import Patient
 from chartclerk.errors import ArchiveError, NotFoundError
 from chartclerk.settings import Settings
+from chartclerk.store.audit import Actor, AuditEntry, ChainReport, append_entry, current_actor
+from chartclerk.store.audit import read_entries as _read_audit
+from chartclerk.store.audit import record_access as _record_access
+from chartclerk.store.audit import verify_chain as _verify_chain
 from chartclerk.store.db import (
     create_sqlite_file,
     make_engine,
@@ -47,8 +52,10 @@ from chartclerk.store.db import (
 )
 from chartclerk.store.models import ArchivedDocument, DocumentRecord, SearchHit, SourceRecord
 from chartclerk.store.pdf import PdfMetadata, assemble_pdf, fsync_dir, update_pdf_metadata
+from chartclerk.store.recovery import ArchiveLock, RecoveryReport, recover_archive
 from chartclerk.store.roster import ArchiveRoster, import_patients, lookup_mrn, normalize_mrn
 from chartclerk.store.tables import CorrectionRow, DocumentRow, PageRow, PatientRow, SourceRow, utcnow
+from chartclerk.store.verify import VerifyReport, verify_archive
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +97,11 @@ def _match_expression(terms: Sequence[Sequence[str]]) -> str:
 class Archive:
     """The archive folder and database. Open with :meth:`open`; close (or use as a context manager)."""
 
-    def __init__(self, root: Path, engine: Engine) -> None:
+    def __init__(self, root: Path, engine: Engine, actor: Actor | None = None) -> None:
         self._root = root
         self._engine = engine
+        self._actor = actor or current_actor(program="chartclerk library")
+        self._lock: ArchiveLock | None = None
         self._writer = write_engine(engine)
         self._fts = engine.dialect.name == "sqlite"
         self._roster = ArchiveRoster(engine)
@@ -100,8 +109,11 @@ class Archive:
     # -- life cycle -------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, settings: Settings) -> Archive:
-        """Create the archive folders and database if missing and upgrade the schema."""
+    def open(cls, settings: Settings, *, actor: Actor | None = None) -> Archive:
+        """Create the archive folders and database if missing and upgrade the schema.
+
+        ``actor`` is who reads (recorded in the audit log); default: the OS user. The
+        process holds a shared lock on the archive until :meth:`close`."""
         root = settings.archive
         try:
             for folder in (root, root / "originals", root / "documents", root / "tmp"):
@@ -115,17 +127,24 @@ class Archive:
                 create_sqlite_file(db_file)
             except OSError as e:
                 raise ArchiveError(f"cannot create the database {db_file}: {e.strerror or e}") from e
+        lock = ArchiveLock.acquire(root)
         engine = make_engine(url)
         try:
             upgrade_schema(engine)
         except BaseException:
             engine.dispose()
+            lock.release()
             raise
         log.debug("archive opened at %s", root)
-        return cls(root, engine)
+        archive = cls(root, engine, actor)
+        archive._lock = lock
+        return archive
 
     def close(self) -> None:
         self._engine.dispose()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> Self:
         return self
@@ -295,11 +314,47 @@ class Archive:
         if status is not None:
             query = query.where(DocumentRow.status == status)
         with session_scope(self._engine) as session:
-            return [_document_dict(row, with_text=False) for row in session.scalars(query)]
+            docs = [_document_dict(row, with_text=False) for row in session.scalars(query)]
+        filters = {"patient": patient, "type": doc_type, "status": status}
+        self._audit_read("list", docs, patient, filters={k: v for k, v in filters.items() if v is not None})
+        return docs
 
     def get_document(self, doc_id: int, *, with_text: bool = False) -> dict[str, Any]:
         with session_scope(self._engine) as session:
-            return _document_dict(_load_document(session, doc_id), with_text=with_text)
+            doc = _document_dict(_load_document(session, doc_id), with_text=with_text)
+        self._audit_read("show", [doc], None, text=with_text)
+        return doc
+
+    def export_document(self, doc_id: int, out: Path) -> Path:
+        """Copy the document's searchable PDF to ``out`` (recorded in the audit log first)."""
+        with session_scope(self._engine) as session:
+            row = _load_document(session, doc_id)
+            rel, mrn = row.pdf_path, row.patient_mrn
+        self.record_access("export", {"documents": [doc_id], "to": str(out.absolute())}, [mrn])
+        try:
+            shutil.copyfile(self._root / rel, out)
+        except OSError as e:
+            raise ArchiveError(f"cannot export document {doc_id}: {e.strerror or e}") from e
+        return out
+
+    def corrected_documents(self) -> list[tuple[str, str]]:
+        """(text, type) of every document whose type a clerk corrected (``file --type``), with
+        its current type: what ``chartclerk train`` learns from. Pages joined as the pipeline
+        joins them; the read is recorded in the audit log."""
+        corrected = select(CorrectionRow.document_id).where(CorrectionRow.field == "doc_type")
+        query = (
+            select(DocumentRow)
+            .where(DocumentRow.id.in_(corrected))
+            .options(selectinload(DocumentRow.pages))
+            .order_by(DocumentRow.id)
+        )
+        with session_scope(self._engine) as session:
+            rows = [
+                (row.id, row.patient_mrn, "\n\f".join(p.text for p in row.pages), row.doc_type)
+                for row in session.scalars(query)
+            ]
+        self.record_access("train", {"documents": [r[0] for r in rows]}, [r[1] for r in rows])
+        return [(text, doc_type) for _, _, text, doc_type in rows]
 
     def pdf_path(self, doc_id: int) -> Path:
         with session_scope(self._engine) as session:
@@ -347,6 +402,13 @@ class Archive:
                     wanted["loinc"] = loinc
                 now = utcnow()
                 changed = False
+                target = {
+                    "documents": [row.id],
+                    "patient": new_mrn,
+                    "type": wanted.get("doc_type", row.doc_type),
+                }
+                clerk = Actor(user, self._actor.origin)
+                append_entry(session, clerk, "file", target, [row.patient_mrn, new_mrn])  # same transaction
                 for field, new in wanted.items():
                     old = getattr(row, field)
                     if old == new:
@@ -393,11 +455,17 @@ class Archive:
         Bare words are terms, "double-quoted words" a phrase; FTS5 syntax is not
         interpreted. ``patient`` is an MRN (leading zeros optional)."""
         terms = fts_terms(query)
-        if not terms or limit <= 0:
-            return []
-        if self._fts:
-            return self._search_fts(terms, patient, doc_type, limit)
-        return self._search_like(terms, patient, doc_type, limit)
+        hits: list[SearchHit] = []
+        if terms and limit > 0:
+            if self._fts:
+                hits = self._search_fts(terms, patient, doc_type, limit)
+            else:
+                hits = self._search_like(terms, patient, doc_type, limit)
+        target: dict[str, Any] = {"query": query, "patient": patient, "type": doc_type, "limit": limit}
+        target = {k: v for k, v in target.items() if v is not None}
+        target["documents"] = sorted({h.document_id for h in hits})
+        self.record_access("search", target, [patient, *(h.patient_mrn for h in hits)])
+        return hits
 
     def _search_fts(
         self, terms: list[list[str]], patient: str | None, doc_type: str | None, limit: int
@@ -486,6 +554,47 @@ class Archive:
         ]
         hits.sort(key=lambda h: -h.score)
         return hits[:limit]
+
+    # -- audit, recovery and integrity ---------------------------------------------------------------
+
+    @property
+    def actor(self) -> Actor:
+        return self._actor
+
+    def record_access(self, action: str, target: dict[str, Any], patients: Iterable[str | None]) -> int:
+        """Append an entry to the audit log (see chartclerk.store.audit); returns its id."""
+        return _record_access(self._writer, self._actor, action, target, patients)
+
+    def _audit_read(self, action: str, docs: list[dict[str, Any]], asked: str | None, **target: Any) -> None:
+        """Record what was read: the documents, their patients and the patient asked about."""
+        ids = [d["id"] for d in docs]
+        self.record_access(action, {**target, "documents": ids}, [asked, *(d["patient_mrn"] for d in docs)])
+
+    def audit_log(self, *, patient: str | None = None, since: dt.datetime | None = None) -> list[AuditEntry]:
+        """Audit entries, oldest first (reading them is itself recorded)."""
+        entries = _read_audit(self._engine, patient=patient, since=since)
+        filters = {"patient": patient, "since": since.isoformat() if since else None}
+        self.record_access(
+            "audit", {**{k: v for k, v in filters.items() if v}, "entries": len(entries)}, [patient]
+        )
+        return entries
+
+    def verify_audit(self) -> ChainReport:
+        return _verify_chain(self._engine)
+
+    def recover(self) -> RecoveryReport:
+        """Clean up what crashed processes left (see chartclerk.store.recovery); a no-op while
+        another process has the archive open."""
+        return recover_archive(self._root, self._engine, self._require_lock())
+
+    def verify(self) -> VerifyReport:
+        """Check files, hashes, rows, index, permissions and the audit chain (chartclerk.store.verify)."""
+        return verify_archive(self._root, self._engine, self._require_lock())
+
+    def _require_lock(self) -> ArchiveLock:
+        if self._lock is None:
+            self._lock = ArchiveLock.acquire(self._root)
+        return self._lock
 
     # -- patients ---------------------------------------------------------------------------------
 

@@ -19,20 +19,21 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from chartclerk.errors import ArchiveError
 from chartclerk.store.tables import FTS_TABLE
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported only when a migration may be needed: opening an up-to-date archive
+# (every `search` and `list`) checks the revision with one SELECT instead.
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ def include_in_autogenerate(obj: Any, name: str | None, type_: str, reflected: b
 
 def alembic_config(url: str) -> Config:
     """An Alembic configuration built in code: no alembic.ini is needed."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -110,16 +113,40 @@ def alembic_config(url: str) -> Config:
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     return script.get_current_head()
 
 
+def newest_migration_file() -> str:
+    """The revision id of the newest file in migrations/versions (named ``NNNN_*.py``,
+    revision ``NNNN``): the head, known without importing Alembic."""
+    return max(p.name.split("_", 1)[0] for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
+
+
 def current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def _is_current(engine: Engine) -> bool:
+    try:
+        with engine.connect() as probe:
+            row = probe.execute(text("SELECT version_num FROM alembic_version")).first()
+    except SQLAlchemyError:
+        return False  # no schema yet
+    return row is not None and row[0] == newest_migration_file()
 
 
 def upgrade_schema(engine: Engine) -> None:
     """Bring the database to the newest schema, in one (write-locked) transaction."""
+    if _is_current(engine):
+        return
+    from alembic import command
+    from alembic.util import CommandError
+
     head = head_revision()
     try:
         with engine.connect() as probe:

@@ -20,14 +20,19 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 import numpy.typing as npt
-import pikepdf
-from pikepdf import Name
 
 from chartclerk.errors import ArchiveError
+
+if TYPE_CHECKING:
+    import pikepdf
+    from pikepdf import Name
+
+# OpenCV and pikepdf are imported inside the functions that use them: `chartclerk
+# search` and `list` import this package and must start fast.
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +73,10 @@ def make_page_pdf(
     same pixel size and resolution; it is scaled onto the page. Empty bytes give a
     page without text (e.g. a blank page).
     """
+    import cv2
+    import pikepdf
+    from pikepdf import Name
+
     if dpi <= 0:
         raise ArchiveError(f"page image resolution must be positive, got {dpi}")
     pixels, colorspace = _normalize_image(image)
@@ -110,6 +119,8 @@ def assemble_pdf(page_pdfs: Sequence[Path], out: Path, metadata: PdfMetadata) ->
     """Join the one-page PDFs into ``out`` (written atomically), labelled with ``metadata``.
 
     Returns the sha256 of the written file."""
+    import pikepdf
+
     if not page_pdfs:
         raise ArchiveError(f"{out.name}: no pages to assemble")
     with contextlib.ExitStack() as stack:
@@ -125,8 +136,25 @@ def assemble_pdf(page_pdfs: Sequence[Path], out: Path, metadata: PdfMetadata) ->
         return _save_atomically(pdf, out)
 
 
+def write_image_pdf(image: npt.NDArray[np.uint8], dpi: float, out: Path, title: str) -> str:
+    """A one-page PDF of ``image`` (no text layer, e.g. a cover sheet to print), written atomically
+    to ``out`` with ``title``. Returns the sha256 of the written file."""
+    import pikepdf
+    from pikepdf import Name
+
+    try:
+        with pikepdf.open(io.BytesIO(make_page_pdf(image, dpi, b"", jpeg_quality=95))) as pdf:
+            pdf.docinfo[Name.Title] = title
+            pdf.docinfo[Name.Creator] = CREATOR
+            return _save_atomically(pdf, out)
+    except pikepdf.PdfError as e:
+        raise ArchiveError(f"cannot write {out.name}: {_one_line(e)}") from e
+
+
 def update_pdf_metadata(path: Path, metadata: PdfMetadata) -> str:
     """Rewrite ``path``'s document info and XMP metadata (atomically). Returns the new sha256."""
+    import pikepdf
+
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -141,6 +169,8 @@ def update_pdf_metadata(path: Path, metadata: PdfMetadata) -> str:
 
 def read_pdf_metadata(path: Path) -> dict[str, str]:
     """The document info dictionary of ``path`` as plain strings (keys without the slash)."""
+    import pikepdf
+
     with pikepdf.open(path) as pdf:
         return {str(k).lstrip("/"): str(v) for k, v in pdf.docinfo.items()}
 
@@ -163,6 +193,9 @@ def fsync_dir(path: Path) -> None:
 
 
 def _normalize_image(image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], Name]:
+    import cv2
+    from pikepdf import Name
+
     if image.dtype != np.uint8:
         raise ArchiveError(f"page image must be 8-bit, got {image.dtype}")
     if image.ndim == 3 and image.shape[2] == 1:
@@ -182,6 +215,8 @@ def _normalize_image(image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8
 
 
 def _set_metadata(pdf: pikepdf.Pdf, metadata: PdfMetadata) -> None:
+    from pikepdf import Name
+
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
         # pikepdf mirrors these into the document info dictionary (Title, Subject, Keywords, Creator).
@@ -200,6 +235,8 @@ def _set_metadata(pdf: pikepdf.Pdf, metadata: PdfMetadata) -> None:
 
 
 def _save_atomically(pdf: pikepdf.Pdf, out: Path) -> str:
+    import pikepdf
+
     out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")  # mode 0600
     tmp = Path(tmp_name)

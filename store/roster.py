@@ -4,33 +4,67 @@ Blocking (finding candidate patients without scanning the roster) uses two
 indexed columns: ``last_key``, the Soundex code of the last name normalized to
 A-Z (accents and punctuation dropped), and ``dob``. MRNs are also stored without
 leading zeros (``mrn_norm``) so "000123" on a page finds roster MRN "123".
+
+Lookups run on every document, against rosters of a million patients, so they are
+SQLAlchemy Core statements (no ORM session, no objects but the ``Patient`` returned)
+on one connection, each kept to an index seek:
+
+* by MRN: the primary key, then ``mrn_norm``;
+* by DOB: ``dob IN (...)`` on ``ix_patients_dob`` (tens of patients per date);
+* by name near some dates: ``last_key IN (...) AND dob IN (...)``. A common last name's
+  Soundex block holds ~1% of the roster, so this must be driven by the dates. A composite
+  index ``(last_key, dob)``, when the schema has one, does it in one seek per pair; without
+  it, ``last_key`` is wrapped in an expression so that SQLite's planner (which would
+  otherwise pick ``ix_patients_last_key`` once there are many dates) walks ``ix_patients_dob``;
+* by name alone (no DOB on the page): the ``last_key`` block, at most ``NAME_ONLY_LIMIT``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, case, false, func, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from chartclerk.classify.models import Patient
 from chartclerk.errors import ArchiveError
-from chartclerk.store.db import session_scope
+from chartclerk.store.db import db_error_message, session_scope
 from chartclerk.store.tables import PatientRow
 
 log = logging.getLogger(__name__)
 
-CANDIDATE_LIMIT = 200
+CANDIDATE_LIMIT = 200  # patients returned by one blocking query, at most
+NAME_ONLY_LIMIT = 50  # patients of one name block read when the page has no DOB (suggestions only)
 IMPORT_BATCH = 5000
 _UPDATED = ("mrn_norm", "last", "first", "dob", "sex", "last_key")
 _SOUNDEX_GROUPS = {"1": "BFPV", "2": "CGJKQSXZ", "3": "DT", "4": "L", "5": "MN", "6": "R"}
 _SOUNDEX = {letter: digit for digit, letters in _SOUNDEX_GROUPS.items() for letter in letters}
+_PATIENTS = cast(Table, PatientRow.__table__)
+_FIELDS = (_PATIENTS.c.mrn, _PATIENTS.c.last, _PATIENTS.c.first, _PATIENTS.c.dob, _PATIENTS.c.sex)
 
 
 def normalize_mrn(mrn: str) -> str:
@@ -65,7 +99,7 @@ def soundex(name: str) -> str:
     return "".join(code).ljust(4, "0")
 
 
-def _to_patient(row: PatientRow) -> Patient:
+def _to_patient(row: Any) -> Patient:  # a PatientRow or a Core row of _FIELDS
     return Patient(mrn=row.mrn, last=row.last, first=row.first, dob=row.dob, sex=row.sex)
 
 
@@ -81,41 +115,130 @@ def lookup_mrn(session: Session, mrn: str) -> PatientRow | None:
     return rows[0] if len(rows) == 1 else None  # two roster MRNs differing only in zeros: ambiguous
 
 
+def _statements(key: ColumnElement[str]) -> tuple[Select[Any], ...]:
+    """The blocking queries, built once (SQLAlchemy then reuses their compiled form)."""
+    t = _PATIENTS
+    keys: BindParameter[Any] = bindparam("keys", expanding=True)
+    dates: BindParameter[Any] = bindparam("dates", expanding=True)
+    columns = (*_FIELDS, t.c.last_key)
+    # a placeholder DOB may hold many patients: those with a given name key are read first
+    same_key_first = case((t.c.last_key.in_(keys), 0), else_=1)
+    by_dob = (
+        select(*columns).where(t.c.dob.in_(dates)).order_by(same_key_first, t.c.mrn).limit(bindparam("n"))
+    )
+    near: BindParameter[Any] = bindparam("near", expanding=True)
+    by_key_near = select(*columns).where(key.in_(bindparam("keys", expanding=True)), t.c.dob.in_(near))
+    by_key = select(*columns).where(t.c.last_key.in_(bindparam("keys", expanding=True)))
+    return by_dob, by_key_near.limit(bindparam("n")), by_key.limit(bindparam("n"))
+
+
+_BY_MRN = (
+    select(*_FIELDS)
+    .where(or_(_PATIENTS.c.mrn == bindparam("mrn"), _PATIENTS.c.mrn_norm == bindparam("norm")))
+    .order_by(case((_PATIENTS.c.mrn == bindparam("mrn"), 0), else_=1))
+    .limit(3)
+)
+_BY_MRNS = select(*_FIELDS).where(_PATIENTS.c.mrn.in_(bindparam("mrns", expanding=True)))
+_BY_NORMS = select(*_FIELDS).where(_PATIENTS.c.mrn_norm.in_(bindparam("norms", expanding=True)))
+_WITH_COMPOSITE = _statements(_PATIENTS.c.last_key)
+_WITHOUT_COMPOSITE = _statements(_PATIENTS.c.last_key.concat(""))  # not indexable: dates drive the search
+
+
 class ArchiveRoster:
     """The ``Roster`` protocol of chartclerk.classify.models over the archive database."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._statements: tuple[Select[Any], ...] | None = None  # chosen by the indexes there are
+        self._lock = threading.Lock()
 
     def by_mrn(self, mrn: str) -> Patient | None:
-        with session_scope(self._engine) as session:
-            row = lookup_mrn(session, mrn)
-            return None if row is None else _to_patient(row)
+        """The patient with this MRN: exact match first, else the only one equal without leading zeros."""
+        norm = normalize_mrn(mrn)
+        if not norm:
+            return None
+        with self._connect() as conn:
+            rows = conn.execute(_BY_MRN, {"mrn": mrn.strip(), "norm": norm}).all()
+        if rows and rows[0].mrn == mrn.strip():
+            return _to_patient(rows[0])
+        return _to_patient(rows[0]) if len(rows) == 1 else None  # "000123" and "123" both there: ambiguous
+
+    def by_mrns(self, mrns: tuple[str, ...]) -> list[Patient]:
+        """Patients whose MRN is one of ``mrns``, compared without leading zeros (by MRN)."""
+        norms = sorted({n for n in (normalize_mrn(m) for m in mrns) if n})
+        if not norms:
+            return []
+        with self._connect() as conn:
+            rows = conn.execute(_BY_NORMS, {"norms": norms}).all()
+        return sorted((_to_patient(row) for row in rows), key=lambda p: p.mrn)
+
+    def patients(self, mrns: Iterable[str]) -> dict[str, Patient]:
+        """The roster entries of these exact MRNs (as stored), by MRN; absent ones are left out."""
+        wanted = sorted({m for m in mrns if m})
+        if not wanted:
+            return {}
+        with self._connect() as conn:
+            rows = conn.execute(_BY_MRNS, {"mrns": wanted}).all()
+        return {row.mrn: _to_patient(row) for row in rows}
 
     def candidates(
-        self, last_names: tuple[str, ...], dobs: tuple[dt.date, ...], *, limit: int = CANDIDATE_LIMIT
+        self,
+        last_names: tuple[str, ...],
+        dobs: tuple[dt.date, ...],
+        *,
+        near_dobs: tuple[dt.date, ...] = (),
+        limit: int = CANDIDATE_LIMIT,
     ) -> list[Patient]:
-        """Patients whose last name has the same Soundex code as one given, or whose DOB is one
-        given; those matching both come first. At most ``limit``."""
+        """Patients whose DOB is one of ``dobs`` (any name), and patients whose last name has the
+        same Soundex code as one given, born on one of ``near_dobs`` when some are given (on any
+        date otherwise, at most ``NAME_ONLY_LIMIT`` read). Those matching a name and a DOB of
+        ``dobs`` come first, then by MRN; at most ``limit``."""
         keys = sorted({k for k in (soundex(n) for n in last_names) if k})
         dates = sorted(set(dobs))
-        if not keys and not dates:
-            return []
-        by_name = PatientRow.last_key.in_(keys) if keys else false()
-        by_dob = PatientRow.dob.in_(dates) if dates else false()
-        both = and_(by_name, by_dob) if keys and dates else false()
-        query = (
-            select(PatientRow)
-            .where(or_(by_name, by_dob))
-            .order_by(case((both, 0), else_=1), PatientRow.mrn)
-            .limit(limit)
+        near = sorted(set(near_dobs) - set(dates))
+        found: dict[str, Any] = {}  # Core rows by MRN
+        with self._connect() as conn:
+            by_dob, by_key_near, by_key = self._blocking(conn)
+            queries: list[tuple[Select[Any], dict[str, Any]]] = []
+            if dates:
+                queries.append((by_dob, {"dates": dates, "keys": keys, "n": limit}))
+            if keys and near:
+                queries.append((by_key_near, {"keys": keys, "near": near, "n": limit}))
+            elif keys and not near_dobs:
+                queries.append((by_key, {"keys": keys, "n": NAME_ONLY_LIMIT}))
+            for query, params in queries:
+                for row in conn.execute(query, params):
+                    found.setdefault(row.mrn, row)
+        date_set, key_set = set(dates), set(keys)
+        ordered = sorted(
+            found.values(), key=lambda r: (not (r.last_key in key_set and r.dob in date_set), r.mrn)
         )
-        with session_scope(self._engine) as session:
-            return [_to_patient(row) for row in session.scalars(query)]
+        return [_to_patient(row) for row in ordered[:limit]]
 
     def count(self) -> int:
-        with session_scope(self._engine) as session:
-            return session.scalar(select(func.count()).select_from(PatientRow)) or 0
+        with self._connect() as conn:
+            return conn.scalar(select(func.count()).select_from(_PATIENTS)) or 0
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """One read transaction; database errors become ArchiveError (without parameters)."""
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as e:
+            raise ArchiveError(f"archive database error: {db_error_message(e)}") from e
+
+    def _blocking(self, conn: Connection) -> tuple[Select[Any], ...]:
+        """The blocking queries for the indexes this database has (see the module doc)."""
+        if self._statements is None:
+            with self._lock:
+                indexes = inspect(conn).get_indexes(_PATIENTS.name)
+                composite = any(
+                    list(ix["column_names"][:2]) in (["last_key", "dob"], ["dob", "last_key"])
+                    for ix in indexes
+                )
+                self._statements = _WITH_COMPOSITE if composite else _WITHOUT_COMPOSITE
+        return self._statements
 
 
 def import_patients(write_engine: Engine, patients: Iterable[Patient]) -> int:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -81,8 +82,11 @@ class PatientRow(Base):
     first: Mapped[str] = mapped_column(String(128))
     dob: Mapped[dt.date] = mapped_column(Date, index=True)
     sex: Mapped[str] = mapped_column(String(16), default="")
-    # Blocking key: Soundex code of the normalized last name.
-    last_key: Mapped[str] = mapped_column(String(8), index=True)
+    # Blocking key: Soundex code of the normalized last name; (last_key, dob) answers the
+    # matcher's "this name near these dates" in one index seek per pair (migration 0003).
+    last_key: Mapped[str] = mapped_column(String(8))
+
+    __table_args__ = (Index("ix_patients_last_key_dob", "last_key", "dob"),)
 
 
 class SourceRow(Base):
@@ -172,3 +176,23 @@ class CorrectionRow(Base):
     new: Mapped[str | None] = mapped_column(Text)
 
     document: Mapped[DocumentRow] = relationship(back_populates="corrections")
+
+
+class AuditRow(Base):
+    """One access to patient data (append-only; each entry hashes the one before it).
+
+    Written and checked only through ``chartclerk.store.audit``; on SQLite, triggers made by
+    migration 0002 refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    user: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    target: Mapped[str] = mapped_column(Text)  # JSON: what was read (document ids, query, filters)
+    patients: Mapped[str] = mapped_column(Text)  # JSON list of the MRNs touched
+    origin: Mapped[str] = mapped_column(String(512))  # program, host, OS user, ssh client
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

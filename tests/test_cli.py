@@ -19,6 +19,9 @@ from chartclerk.tests.scans import FakePatient, distort, render_document, write_
 ROOT = Path(__file__).resolve().parent.parent
 CLI = str(Path(sys.executable).parent / "chartclerk")
 COMMANDS = ["patients import", "ingest", "watch", "search", "list", "show", "export", "file"]
+COMMANDS += ["audit", "verify"]  # reliability and audit
+COMMANDS += ["review", "coversheet"]  # patient identification
+COMMANDS += ["classify", "train"]  # document typing
 
 
 def run(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

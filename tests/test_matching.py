@@ -35,10 +35,14 @@ ROSTER = MemoryRoster([JOHN, JAMES, LOOKALIKE, MARY, BOB, PEGGY])
 
 # Every reason is one of these fixed phrases: no names, MRNs or dates can leak into it.
 REASONS = re.compile(
-    r"no patient identifiers|conflicting MRNs|dob contradicts mrn|name contradicts mrn|mrn not corroborated"
+    r"(no patient identifiers|conflicting MRNs|dob contradicts mrn|name contradicts mrn|mrn not corroborated"
     r"|mrn not in roster|mrn match below threshold|mrn\+name\+dob agree|mrn\+dob agree|mrn\+name agree"
     r"|mrn\+name agree, dob transposed|name\+dob agree|name only|dob only|no roster match"
-    r"|conflicting identifiers|ambiguous: \d+ candidates"
+    r"|conflicting identifiers|ambiguous: \d+ candidates|sex contradicts mrn|twin in roster"
+    r"|look-alike in roster|cover sheet|cover sheet\+page agree|contradicts cover sheet"
+    r"|cover sheet mrn not in roster|cover sheet below threshold|unreadable cover sheet"
+    r"|mrn\+name agree, dob misread|name\+dob agree, mrn misread"
+    r")(, mrn misread)?"
 )
 
 
@@ -68,8 +72,15 @@ def test_mrn_and_dob_file() -> None:
 
 
 def test_mrn_without_leading_zeros_and_dob_alone_file() -> None:
+    result = match(page("MRN 0004242\nDOB: 1982-03-14"))
+    assert result.mrn == BOB.mrn and result.reason == "mrn+dob agree"
+
+
+def test_mrn_and_dob_alone_do_not_file_a_twin() -> None:
+    # John's twin James shares his DOB and surname: a misread MRN would go unnoticed.
     result = match(page("MRN 123456\nDOB: 1960-01-02"))
-    assert result.mrn == JOHN.mrn and result.reason == "mrn+dob agree"
+    assert not result.filed and result.reason == "twin in roster"
+    assert match(page("MRN 123456\nName: John Smith\nDOB: 1960-01-02")).mrn == JOHN.mrn
 
 
 def test_mrn_and_name_with_ocr_errors_file() -> None:
@@ -122,8 +133,8 @@ def test_two_different_mrns_go_to_review() -> None:
 
 
 def test_the_same_mrn_printed_twice_is_one_mrn() -> None:
-    result = match(Identifiers(mrns=("00123456", "123456"), dobs=(JOHN.dob,)))
-    assert result.mrn == JOHN.mrn
+    result = match(Identifiers(mrns=("00004242", "4242"), dobs=(BOB.dob,)))
+    assert result.mrn == BOB.mrn
 
 
 def test_no_identifiers_go_to_review() -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from chartclerk.pipeline import PageOutcome, handle_inbox_file, ingest_files, split_documents
+from chartclerk.page_worker import PageOutcome
+from chartclerk.pipeline import handle_inbox_file, ingest_files, split_documents
 from chartclerk.settings import Settings
 from chartclerk.store import Archive
 from chartclerk.tests.scans import (

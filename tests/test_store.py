@@ -175,7 +175,7 @@ def test_open_creates_private_layout_and_schema(settings: Settings) -> None:
         names = {r[0] for r in raw.execute("SELECT name FROM sqlite_master")}
         assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (head_revision(),)
     assert {"patients", "sources", "documents", "pages", "corrections", "pages_fts"} <= names
-    assert {"ix_patients_last_key", "ix_patients_dob", "ix_patients_mrn_norm", "pages_fts_ai"} <= names
+    assert {"ix_patients_last_key_dob", "ix_patients_dob", "ix_patients_mrn_norm", "pages_fts_ai"} <= names
     Archive.open(settings).close()  # reopening an up-to-date archive is a no-op
 
 
@@ -587,3 +587,28 @@ def test_pdf_errors_are_archive_errors(tmp_path: Path) -> None:
         make_page_pdf(image, 0, b"")
     with pytest.raises(ArchiveError):
         assemble_pdf([], tmp_path / "x.pdf", PdfMetadata("t", "other", None, None, "s.pdf", (1, 1)))
+
+
+def test_head_is_known_without_alembic() -> None:
+    from chartclerk.store.db import newest_migration_file
+
+    assert newest_migration_file() == head_revision()
+
+
+def test_search_and_list_start_without_opencv_or_pikepdf(tmp_path: Path) -> None:
+    """`chartclerk search` and `list` must start fast: no OpenCV, pikepdf, scikit-learn or Alembic."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.argv = ['chartclerk', 'list']\n"
+        "from chartclerk import cli\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('cv2', 'pikepdf', 'sklearn', 'alembic') if m in sys.modules))\n"
+    )
+    (tmp_path / "config.yaml").write_text("workers: 1\n")
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, capture_output=True)  # creates
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,171 @@
+"""Search latency over a large synthetic archive.
+
+    .venv/bin/python bench/search.py [--pages 1000000] [--queries 200] [--db PATH]
+
+Builds (once; reused when --db exists) an archive of `--pages` synthetic pages:
+5 pages per document, 10,000 patients, 13 document types, each page 150 words.
+Two thirds of the words come from a 30,000-word pseudo-vocabulary with a Zipf
+distribution (the long tail of names, numbers and OCR debris real pages carry),
+one third from a ~170-word medical vocabulary, itself Zipf-weighted so that
+"patient" is on nearly every page and "triage" on few. Queries use the medical
+words only, so they span common and rare terms. Rows go in through the same schema,
+triggers and FTS5 index the pipeline writes (the Alembic head), bulk-inserted
+with SQL rather than through OCR. Then it times `Archive.search` (the library
+call behind `chartclerk search`) for plain one- and two-word queries, phrases,
+patient-filtered and type-filtered queries, and prints p50/p95/p99 in ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from chartclerk.settings import load_settings
+from chartclerk.store import Archive
+
+TYPES = ("face_sheet", "history_physical", "progress_note", "consult_note", "discharge_summary",
+         "operative_report", "lab_report", "radiology_report", "referral", "consent_form",
+         "prescription", "insurance", "other")  # fmt: skip
+WORDS = (  # noqa: SIM905 - a word list reads better as text
+    "patient hospital admitted discharged history physical examination assessment plan medication dose "
+    "daily tablet oral intravenous pain chest abdominal fever cough shortness breath hypertension diabetes "
+    "mellitus insulin metformin lisinopril atorvastatin aspirin heparin warfarin follow clinic appointment "
+    "laboratory hemoglobin hematocrit platelet sodium potassium creatinine glucose albumin bilirubin "
+    "radiology impression findings normal unremarkable opacity effusion fracture consolidation nodule "
+    "mass lesion contrast ultrasound tomography magnetic resonance referral consultation cardiology "
+    "nephrology oncology surgery procedure anesthesia incision sutures consent risks benefits "
+    "alternatives signature witness insurance policy subscriber group claim payer authorization "
+    "prescription refills dispense pharmacy allergies penicillin sulfa latex vaccination influenza "
+    "pneumococcal smoking alcohol family mother father sibling cancer stroke myocardial infarction "
+    "congestive heart failure atrial fibrillation pneumonia sepsis urinary tract infection anemia "
+    "thyroid hypothyroidism asthma copd bronchitis dermatitis cellulitis osteoarthritis arthroplasty "
+    "knee hip shoulder spine lumbar cervical physical therapy occupational rehabilitation nursing "
+    "vital signs temperature pulse respirations blood pressure oxygen saturation weight height "
+    "pediatric geriatric obstetric prenatal postpartum neonatal emergency department triage"
+).split()
+
+
+def _pseudo_words(count: int, rng: random.Random) -> list[str]:
+    letters = "bcdfghjklmnprstvwz"
+    vowels = "aeiou"
+    return [
+        "".join(rng.choice(letters) + rng.choice(vowels) for _ in range(rng.randint(2, 4))) + str(i % 10)
+        for i in range(count)
+    ]
+
+
+def build(db: Path, pages: int, seed: int) -> float:
+    rng = random.Random(seed)
+    weights = [1.0 / (rank + 1) ** 0.9 for rank in range(len(WORDS))]
+    tail = _pseudo_words(30_000, rng)
+    tail_weights = [1.0 / (rank + 1) ** 1.05 for rank in range(len(tail))]
+    start = time.perf_counter()
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    patients = [(f"{10_000_000 + i}", f"{10_000_000 + i}", f"LAST{i}", f"FIRST{i}", "1960-01-01", "F", "L000")
+                for i in range(10_000)]  # fmt: skip
+    con.executemany(
+        "INSERT INTO patients (mrn, mrn_norm, last, first, dob, sex, last_key) VALUES (?,?,?,?,?,?,?)",
+        patients,
+    )
+    con.execute(
+        "INSERT INTO sources (sha256, name, size, page_count, stored_path, status, created_at)"
+        " VALUES ('0' , 'synthetic.pdf', 1, ?, 'originals/x', 'complete', '2026-01-01')",
+        (pages,),
+    )
+    docs = pages // 5
+    page_id = 0
+    for doc in range(1, docs + 1):
+        mrn = patients[rng.randrange(len(patients))][0]
+        con.execute(
+            "INSERT INTO documents (id, source_sha256, first_page, last_page, doc_type, loinc,"
+            " type_confidence, patient_mrn, patient_confidence, status, review_reason, match_reason,"
+            " candidates_json, pdf_path, pdf_sha256, created_at, updated_at) VALUES (?, '0', ?, ?, ?,"
+            " NULL, 0.9, ?, 1.0, 'filed', NULL, 'bench', '[]', 'documents/x.pdf', 'x', '2026-01-01',"
+            " '2026-01-01')",
+            (doc, doc * 5 - 4, doc * 5, TYPES[doc % len(TYPES)], mrn),
+        )
+        rows = []
+        for number in range(1, 6):
+            page_id += 1
+            words = rng.choices(WORDS, weights=weights, k=50) + rng.choices(tail, weights=tail_weights, k=100)
+            rng.shuffle(words)
+            text = " ".join(words)
+            rows.append((page_id, doc, number, number, 0.0, 0, 90.0, text))
+        con.executemany(
+            "INSERT INTO pages (id, document_id, number, source_page, skew_degrees, rotation_degrees,"
+            " ocr_confidence, text) VALUES (?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        if doc % 20_000 == 0:
+            con.commit()
+            print(f"  {doc * 5:,} pages", flush=True)
+    con.commit()
+    con.execute("INSERT INTO pages_fts(pages_fts) VALUES ('optimize')")
+    con.commit()
+    con.close()
+    return time.perf_counter() - start
+
+
+def percentiles(samples: list[float]) -> str:
+    q = statistics.quantiles(samples, n=100, method="inclusive")
+    return f"p50 {q[49]:7.1f}  p95 {q[94]:7.1f}  p99 {q[98]:7.1f}  max {max(samples):7.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--db", type=Path, help="archive folder to build or reuse")
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args()
+    home = args.db or Path(tempfile.mkdtemp(prefix="cc-search-"))
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text("inbox: inbox\narchive: archive\ndatabase: null\nworkers: 1\n")
+    settings = load_settings(home / "config.yaml")
+    db = settings.archive / "chartclerk.db"
+    fresh = not db.exists()
+    with Archive.open(settings):
+        pass  # creates the schema at the Alembic head
+    if fresh:
+        print(f"building {args.pages:,} pages ...", flush=True)
+        print(
+            f"built in {build(db, args.pages, args.seed):.0f} s; database {db.stat().st_size / 2**30:.2f} GiB"
+        )
+    rng = random.Random(args.seed + 1)
+    with Archive.open(settings) as archive:
+        mrns = [f"{10_000_000 + rng.randrange(10_000)}" for _ in range(args.queries)]
+        kinds = {
+            "one word": [rng.choice(WORDS) for _ in range(args.queries)],
+            "two words": [f"{rng.choice(WORDS)} {rng.choice(WORDS)}" for _ in range(args.queries)],
+            "phrase": [f'"{rng.choice(WORDS)} {rng.choice(WORDS)}"' for _ in range(args.queries)],
+        }
+        print(f"{args.queries} queries per kind, 20 hits each, times in ms:")
+        for name, queries in kinds.items():
+            times = []
+            for query in queries:
+                t = time.perf_counter()
+                archive.search(query, limit=20)
+                times.append((time.perf_counter() - t) * 1000)
+            print(f"  {name:<22} {percentiles(times)}")
+        for name, filt in (("one word + patient", "patient"), ("one word + type", "type")):
+            times = []
+            for i, query in enumerate(kinds["one word"]):
+                t = time.perf_counter()
+                if filt == "patient":
+                    archive.search(query, patient=mrns[i], limit=20)
+                else:
+                    archive.search(query, doc_type=TYPES[i % len(TYPES)], limit=20)
+                times.append((time.perf_counter() - t) * 1000)
+            print(f"  {name:<22} {percentiles(times)}")
+    print("targets: p95 <= 50 ms over 1,000,000 pages; patient-filtered p95 <= 10 ms")
+
+
+if __name__ == "__main__":
+    main()

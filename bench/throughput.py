@@ -1,0 +1,285 @@
+"""Throughput benchmark: chartclerk ingest against raw tesseract and OCRmyPDF.
+
+    .venv/bin/python bench/throughput.py [--pages 12] [--workers 2] [--repeat 2]
+    .venv/bin/python bench/throughput.py --memory      # 10-page vs 1000-page PDF, peak RSS
+
+All three tools get the same generated scans (one multi-page PDF of dense,
+medical-looking 300 dpi pages; some skewed, some turned 90/180/270) and the same
+worker count, one single-threaded tesseract per worker (OMP_THREAD_LIMIT=1).
+They run interleaved, `--repeat` times, and the median wall time of each is
+used, so the ratios are measured side by side on the same (shared, noisy) machine:
+- raw tesseract: pdftoppm one page at 300 dpi + `tesseract page.pgm out txt`,
+  nothing else (the physical floor);
+- OCRmyPDF `--deskew --rotate-pages -j N` (installed in its own venv by
+  `make bench-env`, not a project dependency);
+- `chartclerk ingest --workers N` into a fresh archive (the CLI, start-up included).
+
+It also prints peak RSS of each process tree, chartclerk's seconds per stage (from
+`ingest --stats`), and accuracy on the same pages: quarter turns found, skew error,
+and OCR text similarity to the ground truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rapidfuzz import fuzz
+
+from chartclerk.tests.scans import (
+    DOC_TYPES,
+    FakePatient,
+    distort,
+    make_roster,
+    render_document,
+    write_pdf,
+    write_roster_csv,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_rss_mb: float
+
+
+@dataclass(frozen=True)
+class Truth:
+    quarter: int  # clockwise turn needed to make the page upright
+    skew: float
+    lines: tuple[str, ...]
+
+
+def tree_rss_mb(root_pid: int) -> float:
+    """RSS of a process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        pid, ppid = int(entry.name), int(fields.get("PPid", "0").strip())
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total / 1024
+
+
+def measure(command: Sequence[str], cwd: Path | None = None) -> Run:
+    """Wall time and peak process-tree RSS of one command (sampled every 50 ms)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0.0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss_mb(proc.pid))
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if proc.returncode not in (0,):
+        raise SystemExit(f"{command[0]} failed ({proc.returncode}): {err.decode(errors='replace')[-500:]}")
+    return Run(seconds, peak)
+
+
+def make_pages(count: int, seed: int) -> tuple[list[np.ndarray], list[Truth], list[FakePatient]]:
+    rng = np.random.default_rng(seed)
+    roster = make_roster(50, seed=seed)
+    pages: list[np.ndarray] = []
+    truth: list[Truth] = []
+    for i in range(count):
+        doc = render_document(DOC_TYPES[i % len(DOC_TYPES)], roster[i % len(roster)], seed=seed + i, dpi=300)
+        quarter = (1, 2, 3)[i % 3] if i % 4 == 3 else 0
+        skew = round(float(rng.uniform(-8, 8)), 2) if i % 3 else 0.0
+        pages.append(distort(doc.pages[0], skew_degrees=skew, quarter_turns_ccw=quarter, noise=0.001, seed=i))
+        truth.append(Truth((quarter * 90) % 360, skew, doc.lines))
+    return pages, truth, roster
+
+
+def raw_tesseract(pdf: Path, pages: int, workers: int, scratch: Path) -> Run:
+    """Rasterize + OCR each page, nothing else, over `workers` threads of subprocesses."""
+    script = scratch / "raw.sh"
+    script.write_text(
+        "#!/bin/sh\nset -e\n"
+        f'pdftoppm -r 300 -gray -f "$1" -l "$1" -singlefile "{pdf}" "{scratch}/p$1"\n'
+        f'tesseract "{scratch}/p$1.pgm" "{scratch}/p$1" txt 2>/dev/null\n'
+    )
+    script.chmod(0o755)
+    driver = scratch / "raw.py"
+    driver.write_text(
+        "import subprocess, sys\nfrom concurrent.futures import ThreadPoolExecutor\n"
+        f"with ThreadPoolExecutor({workers}) as pool:\n"
+        f"    run = lambda n: subprocess.run(['{script}', str(n)], check=True)\n"
+        f"    list(pool.map(run, range(1, {pages} + 1)))\n"
+    )
+    return measure([sys.executable, str(driver)])
+
+
+def ocrmypdf(pdf: Path, workers: int, scratch: Path, exe: Path) -> Run:
+    return measure(
+        [str(exe), "--deskew", "--rotate-pages", "-j", str(workers), "-q", str(pdf), str(scratch / "o.pdf")]
+    )
+
+
+def chartclerk(pdf: Path, workers: int, scratch: Path, roster_csv: Path, stats: Path) -> Run:
+    home = scratch / f"cc-{workers}-{time.monotonic_ns()}"
+    home.mkdir()
+    (home / "config.yaml").write_text(f"inbox: inbox\narchive: archive\ndatabase: null\nworkers: {workers}\n")
+    cli = [str(BIN / "chartclerk"), "--config", str(home / "config.yaml")]
+    subprocess.run([*cli, "patients", "import", str(roster_csv)], check=True, capture_output=True)
+    run = measure([*cli, "ingest", str(pdf), "--workers", str(workers), "--stats", str(stats)])
+    shutil.copy(home / "archive" / "chartclerk.db", scratch / "last.db")
+    (scratch / "last-config").write_text(str(home / "config.yaml"))
+    return run
+
+
+def accuracy(scratch: Path, truth: list[Truth]) -> dict[str, float]:
+    config = (scratch / "last-config").read_text()
+    cli = [str(BIN / "chartclerk"), "--config", config]
+    docs = json.loads(
+        subprocess.run([*cli, "list", "--json"], check=True, capture_output=True, text=True).stdout
+    )
+    found: dict[int, dict[str, Any]] = {}
+    for doc in docs:
+        shown = json.loads(
+            subprocess.run(
+                [*cli, "show", str(doc["id"]), "--json"], check=True, capture_output=True, text=True
+            ).stdout
+        )
+        for number, page in zip(
+            range(doc["source_pages"][0], doc["source_pages"][1] + 1), shown["pages"], strict=True
+        ):
+            found[number] = page
+    turned = sum(found[i + 1]["rotation_degrees"] == t.quarter for i, t in enumerate(truth))
+    skew_err = [abs(found[i + 1]["skew_degrees"] - t.skew) for i, t in enumerate(truth)]
+    similarity = [
+        fuzz.ratio(" ".join(found[i + 1]["text"].split()), " ".join(" ".join(t.lines).split()))
+        for i, t in enumerate(truth)
+    ]
+    return {
+        "pages": len(truth),
+        "quarter_turns_right": turned,
+        "skew_error_mean": statistics.fmean(skew_err),
+        "skew_error_max": max(skew_err),
+        "text_similarity_mean": statistics.fmean(similarity),
+    }
+
+
+def throughput(args: argparse.Namespace) -> None:
+    scratch = Path(tempfile.mkdtemp(prefix="cc-bench-"))
+    pages, truth, roster = make_pages(args.pages, seed=args.seed)
+    pdf = scratch / "batch.pdf"
+    write_pdf(pdf, pages, dpi=300)
+    write_roster_csv(scratch / "roster.csv", roster)
+    exe = Path(args.ocrmypdf)
+    tools: dict[str, Callable[[], Run]] = {
+        "raw tesseract": lambda: raw_tesseract(pdf, args.pages, args.workers, scratch),
+        f"chartclerk ingest ({args.workers} workers)": lambda: chartclerk(
+            pdf, args.workers, scratch, scratch / "roster.csv", scratch / "stats.json"
+        ),
+        "chartclerk ingest (1 worker)": lambda: chartclerk(
+            pdf, 1, scratch, scratch / "roster.csv", scratch / "stats1.json"
+        ),
+    }
+    if exe.exists():
+        tools["ocrmypdf --deskew --rotate-pages"] = lambda: ocrmypdf(pdf, args.workers, scratch, exe)
+    else:
+        print(f"(OCRmyPDF not found at {exe}: run `make bench-env`; skipped)")
+    runs: dict[str, list[Run]] = {name: [] for name in tools}
+    for _ in range(args.repeat):
+        for name, tool in tools.items():
+            runs[name].append(tool())
+    print(f"pages: {args.pages} (300 dpi letter, dense text, 1 in 4 turned, 2 in 3 skewed up to 8 deg)")
+    print(f"workers: {args.workers}; repeats: {args.repeat} (median shown); cpus: {os.cpu_count()}")
+    med = {name: statistics.median(r.seconds for r in rs) for name, rs in runs.items()}
+    print(f"{'tool':<36} {'median s':>9} {'pages/s':>8} {'peak RSS MB':>12}")
+    for name, rs in runs.items():
+        peak = max(r.peak_rss_mb for r in rs)
+        print(f"{name:<36} {med[name]:>9.2f} {args.pages / med[name]:>8.3f} {peak:>12.0f}")
+    cc = med[f"chartclerk ingest ({args.workers} workers)"]
+    print(f"chartclerk / raw tesseract pages/s: {med['raw tesseract'] / cc:.3f}  (target >= 0.9)")
+    if "ocrmypdf --deskew --rotate-pages" in med:
+        ratio = med["ocrmypdf --deskew --rotate-pages"] / cc
+        print(f"chartclerk / OCRmyPDF pages/s:      {ratio:.3f}  (target >= 2)")
+    scaling = med["chartclerk ingest (1 worker)"] / cc
+    print(f"{args.workers} workers / 1 worker:            {scaling:.3f}  (target >= 1.8)")
+    stats = json.loads((scratch / "stats.json").read_text())
+    print("chartclerk seconds per stage, summed over pages (last run, "
+          f"{args.workers} workers, wall {stats['wall_seconds']} s):")  # fmt: skip
+    for stage, seconds in sorted(stats["stage_seconds"].items(), key=lambda kv: -kv[1]):
+        print(f"  {stage:<22} {seconds:>8.2f}  ({seconds / args.pages * 1000:.0f} ms/page)")
+    print(
+        "accuracy on the same pages:",
+        json.dumps({k: round(v, 3) for k, v in accuracy(scratch, truth).items()}),
+    )
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def memory(args: argparse.Namespace) -> None:
+    """Peak RSS of `chartclerk ingest` on a 10-page and a 1000-page PDF of light pages."""
+    scratch = Path(tempfile.mkdtemp(prefix="cc-mem-"))
+    roster = make_roster(5, seed=1)
+    write_roster_csv(scratch / "roster.csv", roster)
+    base = render_document("progress_note", roster[0], seed=1, dpi=300, body_lines=4).pages[0]
+    result = {}
+    for count in (10, args.big):
+        pdf = scratch / f"p{count}.pdf"
+        write_pdf(pdf, [base] * count, dpi=300)
+        run = chartclerk(pdf, args.workers, scratch, scratch / "roster.csv", scratch / f"m{count}.json")
+        result[count] = run
+        rate = count / run.seconds
+        print(
+            f"{count:>5} pages: {run.seconds:8.1f} s, {rate:.2f} pages/s, peak RSS {run.peak_rss_mb:.0f} MB"
+        )
+    ratio = result[args.big].peak_rss_mb / result[10].peak_rss_mb
+    print(f"peak RSS {args.big} pages / 10 pages: {ratio:.3f}  (target <= 1.10, and under 1024 MB)")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=12)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--ocrmypdf", default=str(ROOT / "bench" / ".venv-ocrmypdf" / "bin" / "ocrmypdf"))
+    parser.add_argument("--memory", action="store_true", help="run the memory benchmark instead")
+    parser.add_argument("--big", type=int, default=1000, help="page count of the large PDF (--memory)")
+    args = parser.parse_args()
+    memory(args) if args.memory else throughput(args)
+
+
+if __name__ == "__main__":
+    main()
