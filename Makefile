@@ -9,7 +9,7 @@ APT_RUN := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd poppler-utils
 APT_TEST := $(APT_RUN) fonts-dejavu-core fonts-liberation
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast lint system-deps system-deps-test bench clean model
+.PHONY: run test test-fast lint system-deps system-deps-test bench-env clean model
 
 run: system-deps $(VENV)/.installed
 	$(BIN)/chartclerk watch
@@ -43,6 +43,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $@
+
+# OCRmyPDF for bench/throughput.py, in its own venv: a comparison, not a dependency.
+bench-env: system-deps-test $(VENV)/.installed
+	@test -x bench/.venv-ocrmypdf/bin/ocrmypdf || ($(PYTHON) -m venv bench/.venv-ocrmypdf && \
+		bench/.venv-ocrmypdf/bin/pip install --quiet ocrmypdf)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
