@@ -29,6 +29,9 @@ import numpy.typing as npt
 import zxingcpp
 from PIL import Image, ImageDraw, ImageFont
 
+from chartclerk.classify.doctype import DOC_TYPES
+from chartclerk.classify.render import FONTS
+
 __all__ = [
     "DOC_TYPES",
     "FONTS",
@@ -51,41 +54,6 @@ logger = logging.getLogger(__name__)
 GrayImage = npt.NDArray[np.uint8]
 PathLike = str | Path
 
-DOC_TYPES: Final = (
-    "face_sheet",
-    "history_physical",
-    "progress_note",
-    "consult_note",
-    "discharge_summary",
-    "operative_report",
-    "lab_report",
-    "radiology_report",
-    "referral",
-    "consent_form",
-    "prescription",
-    "insurance",
-    "other",
-)
-
-_TT: Final = Path("/usr/share/fonts/truetype")
-
-# name -> (regular, bold)
-FONTS: Final[dict[str, tuple[Path, Path]]] = {
-    "DejaVuSans": (_TT / "dejavu/DejaVuSans.ttf", _TT / "dejavu/DejaVuSans-Bold.ttf"),
-    "DejaVuSerif": (_TT / "dejavu/DejaVuSerif.ttf", _TT / "dejavu/DejaVuSerif-Bold.ttf"),
-    "LiberationSans": (
-        _TT / "liberation/LiberationSans-Regular.ttf",
-        _TT / "liberation/LiberationSans-Bold.ttf",
-    ),
-    "LiberationSerif": (
-        _TT / "liberation/LiberationSerif-Regular.ttf",
-        _TT / "liberation/LiberationSerif-Bold.ttf",
-    ),
-    "LiberationMono": (
-        _TT / "liberation/LiberationMono-Regular.ttf",
-        _TT / "liberation/LiberationMono-Bold.ttf",
-    ),
-}
 
 # --------------------------------------------------------------------------- patients
 
