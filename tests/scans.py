@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 import zxingcpp
 from PIL import Image, ImageDraw, ImageFont
 
 from chartclerk.classify.doctype import DOC_TYPES
-from chartclerk.classify.render import FONTS
+from chartclerk.classify.render import FONTS, scan_like
 
 __all__ = [
     "DOC_TYPES",
@@ -927,20 +926,9 @@ def distort(
     gaussian blur with kernel ``blur`` (made odd; 0 = none) and salt-and-pepper noise on
     a ``noise`` fraction of the pixels.
     """
-    out = np.rot90(img, quarter_turns_ccw % 4)
-    if skew_degrees:
-        pil = Image.fromarray(np.ascontiguousarray(out))
-        rotated = pil.rotate(skew_degrees, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
-        out = np.asarray(rotated, dtype=np.uint8)
-    if blur > 0:
-        k = blur if blur % 2 else blur + 1
-        out = np.asarray(cv2.GaussianBlur(out, (k, k), 0), dtype=np.uint8)
-    if noise > 0:
-        rng = np.random.default_rng(seed)
-        hit = rng.random(out.shape) < noise
-        values = np.where(rng.random(out.shape) < 0.5, 0, 255).astype(np.uint8)
-        out = np.where(hit, values, out)
-    return np.ascontiguousarray(out, dtype=np.uint8)
+    return scan_like(
+        img, skew_degrees=skew_degrees, quarter_turns_ccw=quarter_turns_ccw, blur=blur, noise=noise, seed=seed
+    )
 
 
 # --------------------------------------------------------------------------- separator sheets
