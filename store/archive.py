@@ -51,7 +51,7 @@ from chartclerk.store.db import (
     write_engine,
 )
 from chartclerk.store.models import ArchivedDocument, DocumentRecord, SearchHit, SourceRecord
-from chartclerk.store.pdf import PdfMetadata, assemble_pdf, fsync_dir, update_pdf_metadata
+from chartclerk.store.pdf import PdfMetadata, assemble_pdf, fsync_dir, sha256_file, update_pdf_metadata
 from chartclerk.store.recovery import ArchiveLock, RecoveryReport, recover_archive
 from chartclerk.store.roster import ArchiveRoster, import_patients, lookup_mrn, normalize_mrn
 from chartclerk.store.tables import CorrectionRow, DocumentRow, PageRow, PatientRow, SourceRow, utcnow
@@ -184,7 +184,7 @@ class Archive:
         suffix = (Path(source.name).suffix or source.path.suffix).lower()
         rel = Path("originals") / sha[:2] / f"{sha}{suffix}"
         dest = self._root / rel
-        if dest.is_file() and _sha256_file(dest) == sha:
+        if dest.is_file() and sha256_file(dest) == sha:
             log.debug("original %s already stored", sha)
         else:
             if dest.exists():
@@ -218,7 +218,7 @@ class Archive:
                 os.fsync(out.fileno())
             if read.hexdigest() != source.sha256.lower():
                 raise ArchiveError(f"source {source.sha256[:12]} changed since it was hashed; not stored")
-            if _sha256_file(tmp) != source.sha256.lower():
+            if sha256_file(tmp) != source.sha256.lower():
                 raise ArchiveError(f"copy of source {source.sha256[:12]} does not match its sha256")
             tmp.replace(dest)
             fsync_dir(dest.parent)
@@ -618,14 +618,6 @@ def _private_dir(path: Path) -> None:
     if not path.is_dir():
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.chmod(0o700)  # mkdir's mode is filtered by the umask
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _check_document(doc: DocumentRecord) -> None:
