@@ -146,21 +146,22 @@ def ingest(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from chartclerk.pipeline import ingest_files
     from chartclerk.timing import add_times
     from chartclerk.workers import make_pool
 
     settings = _settings(ctx, workers=workers)
     started = time.perf_counter()
     columns = (TextColumn("pages"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with (
-        _archive(settings) as archive,
-        make_pool(settings.workers) as pool,
-        Progress(*columns, disable=not sys.stderr.isatty(), transient=True) as bar,
-    ):
-        task = bar.add_task("pages", total=0)
-        archive.recover()  # what a crashed run left behind, when no other process is in the archive
-        outcomes = ingest_files(paths, settings, archive, pool, _BarProgress(bar, task))
+    with make_pool(settings.workers) as pool:  # first: the workers' imports overlap ours
+        from chartclerk.pipeline import ingest_files
+
+        with (
+            _archive(settings) as archive,
+            Progress(*columns, disable=not sys.stderr.isatty(), transient=True) as bar,
+        ):
+            task = bar.add_task("pages", total=0)
+            archive.recover()  # what a crashed run left behind, when no other process is in the archive
+            outcomes = ingest_files(paths, settings, archive, pool, _BarProgress(bar, task))
     _summarize(outcomes)
     if stats is not None:
         report = {

@@ -9,7 +9,7 @@ from pathlib import Path
 from chartclerk.errors import ChartclerkError
 from chartclerk.ingest import PageTask, is_separator, load_page, read_codes, read_cover
 from chartclerk.log import document_context
-from chartclerk.ocr import normalize_resolution, ocr_page, straighten_page
+from chartclerk.ocr import check_orientation, normalize_resolution, read_page, straighten_page
 from chartclerk.settings import IngestSettings, OcrSettings
 from chartclerk.store import make_page_pdf
 from chartclerk.timing import StageTimes, Stopwatch
@@ -53,7 +53,9 @@ def process_page(task: PageTask, ctx: PageContext) -> PageOutcome:
             with watch.lap("deskew+orientation"):
                 straight = straighten_page(normalize_resolution(page, ctx.ocr))
             with watch.lap("ocr"):
-                read = ocr_page(straight, ctx.ocr)
+                read = read_page(straight, ctx.ocr)
+            with watch.lap("orientation check (OSD)"):
+                read = check_orientation(read, ctx.ocr)
             with watch.lap("page pdf"):
                 pdf_page = ctx.tmp_dir / f"{task.source.sha256[:24]}-{task.number:05d}.pdf"
                 layer = read.ocr.text_layer_pdf

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from chartclerk.classify import classify_document, extract_identifiers, match_patient
+from chartclerk.classify import classify_document, extract_identifiers, match_patient, warm_up_classifier
 from chartclerk.errors import ChartclerkError
 from chartclerk.ingest import PageTask, SourceFile, discover_files, inspect_source, quarantine, split_batch
 from chartclerk.log import document_context
@@ -118,6 +119,7 @@ def ingest_files(
     Pages of all files are spread over ``executor``; each file is archived as soon
     as its last page is read."""
     progress = progress or NullProgress()
+    threading.Thread(target=warm_up_classifier, args=(settings.classify,), daemon=True).start()
     scratch = Path(tempfile.mkdtemp(dir=archive.tmp_dir, prefix="run-"))  # page PDFs of this run only
     ctx = PageContext(settings.ingest, settings.ocr, scratch)
     limit = max_in_flight or 2 * settings.workers

@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from multiprocessing import forkserver
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -29,6 +30,10 @@ class SerialExecutor(Executor):
 def _init_worker() -> None:
     # One single-threaded tesseract per core: OpenMP threads made it 6.5x slower here.
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    # The same for OpenCV's own thread pool: each worker keeps to its one core.
+    import cv2
+
+    cv2.setNumThreads(1)
     # Ctrl-C is handled by the parent, which shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -40,4 +45,8 @@ def make_pool(workers: int) -> Executor:
     # The forkserver imports the page worker (OpenCV, pikepdf...) once; each worker
     # forked from it starts ready instead of paying a second of imports.
     context.set_forkserver_preload(["chartclerk.page_worker"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker)
+    # Start the forkserver now rather than at the first page: its second of imports
+    # then runs on the other core while this process opens the archive.
+    forkserver.ensure_running()
+    return pool

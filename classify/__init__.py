@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chartclerk.classify.doctype import DOC_TYPES, LOINC, classify_document
+from chartclerk.classify.doctype import DOC_TYPES, LOINC, classify_document, warm_up_classifier
 from chartclerk.classify.identifiers import extract_identifiers
 from chartclerk.classify.matching import match_patient
 from chartclerk.classify.models import (
@@ -42,4 +42,5 @@ __all__ = [
     "normalize_mrn",
     "normalize_name",
     "read_roster_csv",
+    "warm_up_classifier",
 ]

@@ -10,6 +10,7 @@ gets a low confidence, so it goes to review instead of being filed silently.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from chartclerk.classify.models import Classification
@@ -48,6 +49,17 @@ LOINC: dict[str, str] = {
     "face_sheet": "51851-4",
     "other": "34109-9",
 }
+
+
+def warm_up_classifier(settings: ClassifySettings) -> None:
+    """Load the model (and scikit-learn, a second of imports) ahead of the first document,
+    e.g. in a thread while the first pages are read. A model that fails to load is
+    reported by :func:`classify_document` itself."""
+    from chartclerk.classify.model import current_model
+    from chartclerk.errors import ModelError
+
+    with contextlib.suppress(ModelError):
+        current_model(settings.model_dir)
 
 
 def classify_document(text: str, settings: ClassifySettings) -> Classification:

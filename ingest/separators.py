@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import logging
 
-import cv2
 import zxingcpp
 
 from chartclerk.ingest.models import GrayImage
+from chartclerk.ingest.scaling import halved
 
 log = logging.getLogger(__name__)
 
 _FORMATS = zxingcpp.barcode_formats_from_str("QRCode,Code128,Code39")
-_MAX_SIDE = 1700  # about 150 dpi on a letter page: plenty for sheet-sized codes, and fast
+_MAX_SIDE = 2400  # halved until under this: about 150 dpi on a letter page, plenty for sheet-sized codes
 
 
 def read_codes(image: GrayImage) -> tuple[str, ...]:
     """Texts of the QR codes and Code 128/39 barcodes on a page, in reading order."""
-    scale = _MAX_SIDE / max(image.shape[:2])
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    small, _ = halved(image, _MAX_SIDE)
     found = zxingcpp.read_barcodes(small, formats=_FORMATS, try_rotate=True, try_downscale=True)
     return tuple(r.text.strip() for r in found if r.valid and r.text.strip())
 

@@ -2,7 +2,7 @@
 
 from chartclerk.ocr.models import OcrResult, Orientation, SkewEstimate, Word
 from chartclerk.ocr.prepare import StraightPage, normalize_resolution, straighten_page
-from chartclerk.ocr.reading import ReadPage, ocr_page
+from chartclerk.ocr.reading import ReadPage, check_orientation, ocr_page, read_page
 
 __all__ = [
     "OcrResult",
@@ -11,7 +11,9 @@ __all__ = [
     "SkewEstimate",
     "StraightPage",
     "Word",
+    "check_orientation",
     "normalize_resolution",
     "ocr_page",
+    "read_page",
     "straighten_page",
 ]

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from chartclerk.ingest.scaling import halved
 from chartclerk.ocr.models import SkewEstimate
 
 __all__ = ["measure_skew", "rotate_quarter", "deskew"]
@@ -108,20 +109,6 @@ def _to_uint8(array: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
     values = array.astype(np.float64)
     scale = 255.0 if values.size and float(np.nanmax(values)) <= 1.0 else 1.0
     return np.clip(np.nan_to_num(values * scale), 0, 255).astype(np.uint8)
-
-
-def _downscale(gray: npt.NDArray[np.uint8], long_side: int) -> npt.NDArray[np.uint8]:
-    """Area-averaged copy halved until its long side is below ``1.4 * long_side``.
-
-    Only exact halvings are used: OpenCV's 2x area reduction is ~10x faster than an
-    arbitrary-factor one, and the analysis copes with any size in 0.7-1.4x ``long_side``.
-    """
-    small = gray
-    while max(small.shape) >= 1.4 * long_side:
-        even = small[: small.shape[0] // 2 * 2, : small.shape[1] // 2 * 2]
-        size = (even.shape[1] // 2, even.shape[0] // 2)
-        small = np.asarray(cv2.resize(even, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
-    return small
 
 
 # --------------------------------------------------------------------------- ink extraction
@@ -411,7 +398,7 @@ def measure_skew(gray: npt.NDArray[np.generic], max_angle: float = 20.0) -> Skew
     page = _to_gray(gray)
     if page.size == 0 or min(page.shape) < 8:
         return _BLANK
-    small = _downscale(page, _WORK_LONG_SIDE)
+    small = halved(page, round(1.4 * _WORK_LONG_SIDE))[0]  # 0.7-1.4x the working size
     ink = _extract_ink(small)
     if ink is None or ink.points.count < _MIN_INK_POINTS:
         return _BLANK
@@ -443,8 +430,9 @@ def rotate_quarter(gray: npt.NDArray[_Pixel], clockwise_degrees: int) -> npt.NDA
 def deskew(gray: npt.NDArray[_Pixel], angle_degrees: float) -> npt.NDArray[_Pixel]:
     """Undo a measured skew: turn the content clockwise by ``angle_degrees`` on a grown white canvas.
 
-    Works on grey or colour uint8 (and bool) images, cubic interpolation; the canvas grows so
-    no content is cut and the new corners are white. Returns the input itself when
+    Works on grey or colour uint8 (and bool) images with bilinear interpolation (a
+    third of the time of cubic, and the same OCR at 300 dpi); the canvas grows so no
+    content is cut and the new corners are white. Returns the input itself when
     ``|angle_degrees|`` is below 0.05.
     """
     if abs(angle_degrees) < _MIN_DESKEW:
@@ -474,7 +462,7 @@ def _warp(image: npt.NDArray[_Pixel], angle_degrees: float, white: float) -> npt
         source,
         matrix,
         (new_width, new_height),
-        flags=cv2.INTER_CUBIC,
+        flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=(white, white, white, white),
     )

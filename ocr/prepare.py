@@ -11,6 +11,7 @@ import numpy as np
 
 from chartclerk.ingest.models import GrayImage, PageImage
 from chartclerk.ocr.geometry import deskew, measure_skew, rotate_quarter
+from chartclerk.ocr.upright import estimate_upright
 from chartclerk.settings import OcrSettings
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class StraightPage:
     dpi: int
     skew_degrees: float  # found on the scan, positive = content turned counter-clockwise
     rotation_degrees: int  # clockwise quarter turn applied
+    orientation_sure: bool = False  # line geometry and line shapes both told which way is up
 
 
 def effective_dpi(page: PageImage) -> float:
@@ -48,20 +50,28 @@ def normalize_resolution(page: PageImage, settings: OcrSettings) -> PageImage:
 
 
 def straighten_page(page: PageImage) -> StraightPage:
-    """Remove the skew and turn sideways text lines horizontal. Whether the page is
-    upside down cannot be told from line geometry: see ``ocr_page``."""
+    """Remove the skew, turn sideways text lines horizontal, then turn the page the
+    right way up when its line shapes say surely that it is upside down. An unsure
+    page is left as it is: ``ocr_page`` double-checks readings that come out poor."""
+    dpi = round(page.dpi or effective_dpi(page))
     estimate = measure_skew(page.image)
     angle = estimate.angle_degrees if estimate.confidence > 0 else 0.0
     image = deskew(page.image, angle)
     turn = 90 if estimate.sideways and estimate.confidence > 0 else 0
     if turn:
         image = rotate_quarter(image, turn)
+    upright = estimate_upright(image, dpi)
+    if upright.sure and upright.upside_down:
+        image = rotate_quarter(image, 180)
+        turn += 180
+    log.debug("orientation: turned %d degrees (asymmetry %+.3f)", turn, upright.asymmetry)
     return StraightPage(
         number=page.number,
         image=image,
-        dpi=round(page.dpi or effective_dpi(page)),
+        dpi=dpi,
         skew_degrees=round(angle, 2),
         rotation_degrees=turn,
+        orientation_sure=upright.sure and estimate.confidence > 0,
     )
 
 

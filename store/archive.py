@@ -11,9 +11,10 @@ Files are written under a temporary name, fsynced and renamed; a document's
 database rows are written in one transaction after its PDF is in place, and the
 PDF is removed again if that transaction fails.
 
-Search uses SQLite FTS5 (bm25 ranking, porter stemming). On other databases it
-falls back to a plain case-insensitive LIKE over page text (every term must
-appear; scored by the number of occurrences) — adequate for small archives only.
+Search (chartclerk.store.search) uses SQLite FTS5 (porter stemming; BM25 ranking of
+the newest matching pages). On other databases it falls back to a plain
+case-insensitive LIKE over page text (every term must appear; scored by the number of
+occurrences) — adequate for small archives only.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self, cast
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from chartclerk.classify.models import Patient
@@ -54,6 +55,7 @@ from chartclerk.store.models import ArchivedDocument, DocumentRecord, SearchHit,
 from chartclerk.store.pdf import PdfMetadata, assemble_pdf, fsync_dir, sha256_file, update_pdf_metadata
 from chartclerk.store.recovery import ArchiveLock, RecoveryReport, recover_archive
 from chartclerk.store.roster import ArchiveRoster, import_patients, lookup_mrn, normalize_mrn
+from chartclerk.store.search import fts_terms, search_fts, search_like
 from chartclerk.store.tables import CorrectionRow, DocumentRow, PageRow, PatientRow, SourceRow, utcnow
 from chartclerk.store.verify import VerifyReport, verify_archive
 
@@ -61,37 +63,6 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "chartclerk.db"
 _CHUNK = 1 << 20
-# Match markers for snippet(): control characters that OCR text does not contain.
-_OPEN, _CLOSE = "\x02", "\x03"
-_ELLIPSIS = "…"
-_SNIPPET_TOKENS = 12
-_PHRASE = re.compile(r'"([^"]*)"?|([^\s"]+)')  # a "quoted phrase" (closing quote optional) or a bare word
-_WORD = re.compile(r"[^\W_]+")  # what FTS5's unicode61 tokenizer keeps: letters and digits
-
-
-def fts_terms(query: str) -> list[list[str]]:
-    """The user's query as terms, each a list of words (a phrase when longer than one word).
-
-    Double-quoted text is a phrase; a bare word joined by punctuation ("a1c-test",
-    "01/02/1960") is a phrase of its parts. FTS operators and punctuation are just text."""
-    terms: list[list[str]] = []
-    for match in _PHRASE.finditer(query):
-        chunk = match.group(1) if match.group(1) is not None else match.group(2)
-        words = _WORD.findall(chunk)
-        if words:
-            terms.append(words)
-    return terms
-
-
-def fts_expression(query: str) -> str | None:
-    """A safe FTS5 MATCH expression (every term double-quoted, ANDed); None when nothing is left."""
-    terms = fts_terms(query)
-    return _match_expression(terms) if terms else None
-
-
-def _match_expression(terms: Sequence[Sequence[str]]) -> str:
-    # Words hold letters and digits only, so a double-quoted word or phrase is always a plain string.
-    return " AND ".join('"' + " ".join(words) + '"' for words in terms)
 
 
 class Archive:
@@ -450,110 +421,32 @@ class Archive:
     def search(
         self, query: str, *, patient: str | None = None, doc_type: str | None = None, limit: int = 20
     ) -> list[SearchHit]:
-        """Pages matching every word/phrase of ``query``, best first (bm25 on SQLite).
+        """Pages matching every word/phrase of ``query`` and the filters, best first.
 
         Bare words are terms, "double-quoted words" a phrase; FTS5 syntax is not
-        interpreted. ``patient`` is an MRN (leading zeros optional)."""
+        interpreted. ``patient`` is an MRN (leading zeros optional), ``doc_type`` a type;
+        both filters are exact. Every hit holds every term (porter-stemmed).
+
+        Ranking on SQLite (chartclerk.store.search has the details): when every term is
+        a single word on fewer than ``search.COUNT_CAP`` (2,000) pages, all matches are
+        ranked by FTS5's bm25(). Otherwise (a more common word, or a phrase) only the
+        newest ``max(search.WINDOW, limit)`` (200) matching pages (highest page ids,
+        filters applied first) are ranked, by the same BM25 with a common term's page
+        count estimated; older matches are not returned, so narrow such a query with more
+        words, ``patient`` or ``doc_type``.
+        Ties: older page first. Elsewhere: a LIKE scan scored by occurrences (small
+        archives only). The search is recorded in the audit log."""
         terms = fts_terms(query)
         hits: list[SearchHit] = []
         if terms and limit > 0:
-            if self._fts:
-                hits = self._search_fts(terms, patient, doc_type, limit)
-            else:
-                hits = self._search_like(terms, patient, doc_type, limit)
+            find = search_fts if self._fts else search_like
+            with session_scope(self._engine) as session:
+                hits = find(session, terms, patient=patient, doc_type=doc_type, limit=limit)
         target: dict[str, Any] = {"query": query, "patient": patient, "type": doc_type, "limit": limit}
         target = {k: v for k, v in target.items() if v is not None}
         target["documents"] = sorted({h.document_id for h in hits})
         self.record_access("search", target, [patient, *(h.patient_mrn for h in hits)])
         return hits
-
-    def _search_fts(
-        self, terms: list[list[str]], patient: str | None, doc_type: str | None, limit: int
-    ) -> list[SearchHit]:
-        filters = ""
-        params: dict[str, Any] = {
-            "query": _match_expression(terms),
-            "open": _OPEN,
-            "close": _CLOSE,
-            "ellipsis": _ELLIPSIS,
-            "tokens": _SNIPPET_TOKENS,
-            "limit": limit,
-        }
-        if patient is not None:
-            filters += (
-                " AND d.patient_mrn IN (SELECT mrn FROM patients WHERE mrn = :mrn OR mrn_norm = :mrn_norm)"
-            )
-            params.update(mrn=patient.strip(), mrn_norm=normalize_mrn(patient))
-        if doc_type is not None:
-            filters += " AND d.doc_type = :doc_type"
-            params["doc_type"] = doc_type
-        sql = text(
-            "SELECT p.document_id, p.number,"
-            " snippet(pages_fts, 0, :open, :close, :ellipsis, :tokens) AS snip,"
-            " bm25(pages_fts) AS rank, d.doc_type, d.patient_mrn, s.name"
-            " FROM pages_fts"
-            " JOIN pages AS p ON p.id = pages_fts.rowid"
-            " JOIN documents AS d ON d.id = p.document_id"
-            " JOIN sources AS s ON s.sha256 = d.source_sha256"
-            f" WHERE pages_fts MATCH :query{filters}"
-            " ORDER BY rank, p.document_id, p.number"
-            " LIMIT :limit"
-        )
-        with session_scope(self._engine) as session:
-            rows = session.execute(sql, params).all()
-        return [
-            SearchHit(
-                document_id=row[0],
-                page=row[1],
-                snippet=_clean_snippet(row[2]),
-                score=-float(row[3]),  # bm25() is lower-is-better
-                doc_type=row[4],
-                patient_mrn=row[5],
-                source=row[6],
-            )
-            for row in rows
-        ]
-
-    def _search_like(
-        self, terms: list[list[str]], patient: str | None, doc_type: str | None, limit: int
-    ) -> list[SearchHit]:
-        """Fallback for databases without FTS5: every phrase must occur (case-insensitive)."""
-        phrases = [" ".join(words).lower() for words in terms]
-        query = (
-            select(
-                PageRow.document_id,
-                PageRow.number,
-                PageRow.text,
-                DocumentRow.doc_type,
-                DocumentRow.patient_mrn,
-                SourceRow.name,
-            )
-            .join(DocumentRow, DocumentRow.id == PageRow.document_id)
-            .join(SourceRow, SourceRow.sha256 == DocumentRow.source_sha256)
-            .order_by(PageRow.document_id, PageRow.number)
-        )
-        for phrase in phrases:
-            query = query.where(func.lower(PageRow.text).like(f"%{_like_escape(phrase)}%", escape="\\"))
-        if patient is not None:
-            query = query.where(DocumentRow.patient_mrn.in_(_mrns_like(patient)))
-        if doc_type is not None:
-            query = query.where(DocumentRow.doc_type == doc_type)
-        with session_scope(self._engine) as session:
-            rows = session.execute(query.limit(max(limit * 20, 500))).all()
-        hits = [
-            SearchHit(
-                document_id=row[0],
-                page=row[1],
-                snippet=_like_snippet(row[2], phrases),
-                score=float(sum(row[2].lower().count(p) for p in phrases)),
-                doc_type=row[3],
-                patient_mrn=row[4],
-                source=row[5],
-            )
-            for row in rows
-        ]
-        hits.sort(key=lambda h: -h.score)
-        return hits[:limit]
 
     # -- audit, recovery and integrity ---------------------------------------------------------------
 
@@ -753,31 +646,3 @@ def _document_dict(row: DocumentRow, *, with_text: bool) -> dict[str, Any]:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _clean_snippet(raw: str | None) -> str:
-    """One line; literal brackets in the text become parentheses so [ ] mark matches only."""
-    snippet = " ".join((raw or "").split())
-    snippet = snippet.replace("[", "(").replace("]", ")")
-    return snippet.replace(_OPEN, "[").replace(_CLOSE, "]")
-
-
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _like_snippet(page_text: str, phrases: Sequence[str], width: int = 60) -> str:
-    flat = " ".join(page_text.split()).replace("[", "(").replace("]", ")")
-    lower = flat.lower()
-    starts = [i for i in (lower.find(p) for p in phrases) if i >= 0]
-    if not starts:
-        return flat[: width * 2]
-    begin = max(0, min(starts) - width)
-    end = min(len(flat), min(starts) + width)
-    window = flat[begin:end]
-    for phrase in sorted(set(phrases), key=len, reverse=True):
-        window = re.sub(
-            re.escape(phrase), lambda m: f"{_OPEN}{m.group(0)}{_CLOSE}", window, flags=re.IGNORECASE
-        )
-    window = window.replace(_OPEN, "[").replace(_CLOSE, "]")
-    return (_ELLIPSIS if begin else "") + window + (_ELLIPSIS if end < len(flat) else "")

@@ -4,9 +4,10 @@ The schema is created and changed only by the Alembic migrations in
 ``chartclerk/store/migrations``; these classes describe it for queries. A test
 checks that the migrations and these classes agree.
 
-On SQLite the full-text index ``pages_fts`` (an FTS5 table over ``pages.text``)
-and the triggers that keep it in sync are created by the migration with raw SQL;
-they have no ORM class.
+On SQLite the full-text index ``pages_fts`` (FTS5, migration 0004: columns ``text``,
+the page text, and ``scope``, its document's patient and type tokens), the view
+``pages_scoped`` it reads them from and the triggers that keep it in sync are created
+by the migrations with raw SQL; they have no ORM class (see chartclerk.store.search).
 """
 
 from __future__ import annotations

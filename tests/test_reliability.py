@@ -119,16 +119,16 @@ def test_verify_catches_flipped_bytes_missing_files_orphans_index_damage_and_per
     stray.unlink()
 
     with tiny_archive.engine.begin() as conn:
-        page_id, page_text = conn.execute(text("SELECT id, text FROM pages LIMIT 1")).one()
+        page = conn.execute(text("SELECT id, text, scope FROM pages_scoped LIMIT 1")).one()._asdict()
         conn.execute(
-            text("INSERT INTO pages_fts(pages_fts, rowid, text) VALUES ('delete', :id, :text)"),
-            {"id": page_id, "text": page_text},
+            text(
+                "INSERT INTO pages_fts(pages_fts, rowid, text, scope) VALUES ('delete', :id, :text, :scope)"
+            ),
+            page,
         )
     assert _kinds(tiny_archive) == {"index"}
     with tiny_archive.engine.begin() as conn:
-        conn.execute(
-            text("INSERT INTO pages_fts(rowid, text) VALUES (:id, :text)"), {"id": page_id, "text": page_text}
-        )
+        conn.execute(text("INSERT INTO pages_fts(rowid, text, scope) VALUES (:id, :text, :scope)"), page)
 
     original.chmod(0o644)
     assert _kinds(tiny_archive) == {"permissions"}

@@ -36,10 +36,10 @@ from chartclerk.store import (
     update_pdf_metadata,
 )
 from chartclerk.store import roster as roster_module
-from chartclerk.store.archive import fts_expression
 from chartclerk.store.db import alembic_config, head_revision, include_in_autogenerate
 from chartclerk.store.pdf import read_pdf_metadata
 from chartclerk.store.roster import normalize_mrn, soundex
+from chartclerk.store.search import fts_expression
 from chartclerk.store.tables import Base
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -595,16 +595,17 @@ def test_head_is_known_without_alembic() -> None:
     assert newest_migration_file() == head_revision()
 
 
-def test_search_and_list_start_without_opencv_or_pikepdf(tmp_path: Path) -> None:
-    """`chartclerk search` and `list` must start fast: no OpenCV, pikepdf, scikit-learn or Alembic."""
+@pytest.mark.parametrize("command", [["list"], ["search", "chest pain"]])
+def test_search_and_list_start_without_opencv_or_pikepdf(tmp_path: Path, command: list[str]) -> None:
+    """`chartclerk search` and `list` must start fast: no OpenCV, numpy, pikepdf, scikit-learn or Alembic."""
     import subprocess
     import sys
 
     code = (
-        "import sys; sys.argv = ['chartclerk', 'list']\n"
+        f"import sys; sys.argv = ['chartclerk', *{command!r}]\n"
         "from chartclerk import cli\n"
         "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in ('cv2', 'pikepdf', 'sklearn', 'alembic') if m in sys.modules))\n"
+        "print(sorted(m for m in ('cv2', 'numpy', 'pikepdf', 'sklearn', 'alembic') if m in sys.modules))\n"
     )
     (tmp_path / "config.yaml").write_text("workers: 1\n")
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, capture_output=True)  # creates
