@@ -60,7 +60,13 @@ def process_page(task: PageTask, ctx: PageContext) -> PageOutcome:
                 pdf_page = ctx.tmp_dir / f"{task.source.sha256[:24]}-{task.number:05d}.pdf"
                 layer = read.ocr.text_layer_pdf
                 pdf_page.write_bytes(
-                    make_page_pdf(read.page.image, read.page.dpi, layer, ctx.ocr.jpeg_quality)
+                    make_page_pdf(
+                        read.page.image,
+                        read.page.dpi,
+                        layer,
+                        ctx.ocr.jpeg_quality,
+                        layer_region=read.ocr.region,
+                    )
                 )
         except ChartclerkError as e:
             return PageOutcome(task.number, error=f"page {task.number}: {e.message}")

@@ -35,7 +35,10 @@ class OcrResult:
     text: str
     mean_confidence: float | None  # None when the page has no words
     words: tuple[Word, ...]
-    text_layer_pdf: bytes  # tesseract's text-only PDF page for this image
+    text_layer_pdf: bytes  # tesseract's text-only PDF page for the region read
+    # The region of the page that was read, (left, top, right, bottom) in pixels; word
+    # boxes are in page coordinates, the text layer's page covers this region only.
+    region: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

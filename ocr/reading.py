@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
+import numpy as np
+
 from chartclerk.ocr.models import OcrResult
-from chartclerk.ocr.prepare import StraightPage, turn_page
+from chartclerk.ocr.prepare import StraightPage, content_box, turn_page
 from chartclerk.ocr.tesseract import detect_orientation, ocr_image
 from chartclerk.settings import OcrSettings
 
@@ -32,8 +35,15 @@ def ocr_page(page: StraightPage, settings: OcrSettings) -> ReadPage:
 
 
 def read_page(page: StraightPage, settings: OcrSettings) -> ReadPage:
-    """One tesseract pass over the page as ``straighten_page`` left it."""
-    return ReadPage(page, ocr_image(page.image, page.dpi, settings))
+    """One tesseract pass over the page as ``straighten_page`` left it: over the part
+    that holds ink (``content_box``), or the whole page."""
+    box = content_box(page.image, page.dpi)
+    if box is None:
+        return ReadPage(page, ocr_image(page.image, page.dpi, settings))
+    left, top, right, bottom = box
+    part = ocr_image(np.ascontiguousarray(page.image[top:bottom, left:right]), page.dpi, settings)
+    words = tuple(dataclasses.replace(w, left=w.left + left, top=w.top + top) for w in part.words)
+    return ReadPage(page, dataclasses.replace(part, words=words, region=box))
 
 
 def check_orientation(first: ReadPage, settings: OcrSettings) -> ReadPage:
@@ -47,12 +57,9 @@ def check_orientation(first: ReadPage, settings: OcrSettings) -> ReadPage:
     osd = detect_orientation(page.image, page.dpi, settings)
     if osd is None or osd.rotate_clockwise == 0 or osd.confidence < _MIN_OSD_CONFIDENCE:
         return first
-    turned = turn_page(page, osd.rotate_clockwise)
-    second = ocr_image(turned.image, turned.dpi, settings)
+    second = read_page(turn_page(page, osd.rotate_clockwise), settings)
     log.debug("orientation check: turned %d degrees", osd.rotate_clockwise)
-    if _score(second) > _score(first.ocr):
-        return ReadPage(turned, second)
-    return first
+    return second if _score(second.ocr) > _score(first.ocr) else first
 
 
 def _trusted(read: ReadPage, settings: OcrSettings) -> bool:

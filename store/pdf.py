@@ -63,14 +63,19 @@ class PdfMetadata:
 
 
 def make_page_pdf(
-    image: npt.NDArray[np.uint8], dpi: float, text_layer_pdf: bytes, jpeg_quality: int = 80
+    image: npt.NDArray[np.uint8],
+    dpi: float,
+    text_layer_pdf: bytes,
+    jpeg_quality: int = 80,
+    layer_region: tuple[int, int, int, int] | None = None,
 ) -> bytes:
     """A one-page PDF showing ``image`` at ``dpi`` with ``text_layer_pdf``'s page as invisible text.
 
     ``image`` is 8-bit grayscale (H x W) or OpenCV BGR (H x W x 3; BGRA is flattened).
     ``text_layer_pdf`` is tesseract's ``-c textonly_pdf=1`` output for an image of the
-    same pixel size and resolution; it is scaled onto the page. Empty bytes give a
-    page without text (e.g. a blank page).
+    same pixel size and resolution; it is scaled onto the page, or onto ``layer_region``
+    (left, top, right, bottom in pixels) when only that part of the image was read. Empty
+    bytes give a page without text (e.g. a blank page).
     """
     import cv2
     import pikepdf
@@ -107,7 +112,7 @@ def make_page_pdf(
                 text_pdf = stack.enter_context(pikepdf.open(io.BytesIO(text_layer_pdf)))
                 if len(text_pdf.pages) != 1:
                     raise ArchiveError(f"text layer PDF has {len(text_pdf.pages)} pages, expected 1")
-                page.add_overlay(text_pdf.pages[0], pikepdf.Rectangle(0, 0, width_pt, height_pt))
+                page.add_overlay(text_pdf.pages[0], _region_rect(layer_region, width_pt, height_pt, dpi))
             pdf.save(out)
         except pikepdf.PdfError as e:
             raise ArchiveError(f"text layer is not a readable PDF: {_one_line(e)}") from e
@@ -142,6 +147,18 @@ def assemble_pdf(page_pdfs: Sequence[Path], out: Path, metadata: PdfMetadata) ->
     with pdf:
         _set_metadata(pdf, metadata)
         return _save_atomically(pdf, out)
+
+
+def _region_rect(
+    region: tuple[int, int, int, int] | None, width_pt: float, height_pt: float, dpi: float
+) -> pikepdf.Rectangle:
+    """The page rectangle, in PDF points (origin bottom left), of a pixel region (origin top left)."""
+    import pikepdf
+
+    if region is None:
+        return pikepdf.Rectangle(0, 0, width_pt, height_pt)
+    left, top, right, bottom = (v * 72.0 / dpi for v in region)
+    return pikepdf.Rectangle(left, height_pt - bottom, right, height_pt - top)
 
 
 def write_image_pdf(image: npt.NDArray[np.uint8], dpi: float, out: Path, title: str) -> str:

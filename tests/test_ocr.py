@@ -97,3 +97,50 @@ def test_tsv_parsing_skips_structure_rows_and_empty_words() -> None:
     )
     words = parse_tsv(tsv)
     assert [(w.text, w.confidence, w.left) for w in words] == [("MRN", 96.5, 10)]
+
+
+def test_only_the_inked_part_is_read_and_stays_in_place(tmp_path: Path) -> None:
+    import re
+    import subprocess
+
+    from chartclerk.ocr import StraightPage, read_page
+    from chartclerk.store import make_page_pdf
+
+    page = render_page("lab_report", None, seed=4, dpi=300, body_lines=6)  # a short page: wide blank margins
+    read = read_page(StraightPage(1, page, 300, 0.0, 0), SETTINGS)
+    whole = ocr_image(page, 300, SETTINGS)
+    assert read.ocr.region is not None
+    left, top, right, bottom = read.ocr.region
+    assert (right - left) * (bottom - top) < 0.6 * page.size
+    assert read.ocr.text == whole.text
+    assert [(w.text, w.left, w.top) for w in read.ocr.words] == [(w.text, w.left, w.top) for w in whole.words]
+
+    def word_boxes(layer: bytes, region: tuple[int, int, int, int] | None) -> list[tuple[float, float, str]]:
+        pdf = tmp_path / "page.pdf"
+        pdf.write_bytes(make_page_pdf(page, 300, layer, 60, layer_region=region))
+        out = subprocess.run(
+            ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+        )
+        found = re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)"[^>]*>([^<]+)</word>', out.stdout)
+        return [(float(x), float(y), text) for x, y, text in found]
+
+    cropped, full = (
+        word_boxes(read.ocr.text_layer_pdf, read.ocr.region),
+        word_boxes(whole.text_layer_pdf, None),
+    )
+    assert [t for *_, t in cropped] == [t for *_, t in full] and len(full) > 20
+    assert all(abs(a[0] - b[0]) < 0.5 and abs(a[1] - b[1]) < 0.5 for a, b in zip(cropped, full, strict=True))
+
+
+def test_content_box_leaves_blank_and_full_pages_whole() -> None:
+    from chartclerk.ocr.prepare import content_box
+
+    assert content_box(np.full((3300, 2550), 255, dtype=np.uint8), 300) is None
+    bordered = np.full((3300, 2550), 255, dtype=np.uint8)
+    bordered[:, :40] = 0  # a scanner's black edge: the box would be the whole page
+    bordered[3000:3100, 2400:2500] = 0
+    assert content_box(bordered, 300) is None
+    specks = np.full((3300, 2550), 255, dtype=np.uint8)
+    specks[::97, ::89] = 0  # lone specks are not ink
+    specks[1000:1100, 1000:1500] = 0
+    assert content_box(specks, 300) == (955, 955, 1545, 1145)
