@@ -7,7 +7,7 @@ from chartclerk.ingest.discover import discover_files, is_ignored_dir, is_ignore
 from chartclerk.ingest.models import PageImage, PageTask, SourceFile
 from chartclerk.ingest.quarantine import quarantine
 from chartclerk.ingest.separators import is_separator, read_codes
-from chartclerk.ingest.sources import inspect_source, load_page, sha256_of
+from chartclerk.ingest.sources import inspect_source, load_page
 
 __all__ = [
     "BatchDocument",
@@ -23,6 +23,5 @@ __all__ = [
     "quarantine",
     "read_codes",
     "read_cover",
-    "sha256_of",
     "split_batch",
 ]

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from chartclerk.errors import ArchiveError
+from chartclerk.files import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def quarantine(path: Path, failed_dir: Path, reason: str) -> Path:
         _write_private(staged, line + "\n")
         _move(path, target)
         staged.replace(target.with_name(target.name + REASON_SUFFIX))
-        _fsync_dir(failed_dir)
+        fsync_dir(failed_dir)
     except OSError as e:
         raise ArchiveError(f"cannot move a failed file to {failed_dir}: {e.strerror or e}") from e
     log.warning("quarantined a file: %s", line[:120])
@@ -115,11 +116,3 @@ def _move(source: Path, target: Path) -> None:
         if e.errno != errno.EXDEV:
             raise
         shutil.move(source, target)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

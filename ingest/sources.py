@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import stat
@@ -14,6 +13,7 @@ import pikepdf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from chartclerk.errors import InputFileError
+from chartclerk.files import sha256_file
 from chartclerk.ingest.models import GrayImage, PageImage, SourceFile, SourceKind
 from chartclerk.settings import IngestSettings
 
@@ -32,14 +32,6 @@ _KNOWN_OTHERS: tuple[tuple[bytes, str], ...] = (
     (b"BM", "a BMP image"),
     (b"RIFF", "a RIFF (WebP/AVI/WAV) file"),
 )
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sniff_kind(head: bytes) -> SourceKind:
@@ -75,7 +67,7 @@ def inspect_source(path: Path, settings: IngestSettings) -> SourceFile:
     try:
         with path.open("rb") as f:
             head = f.read(1024)
-        digest = sha256_of(path)
+        digest = sha256_file(path)
     except OSError as e:
         raise InputFileError(f"cannot read file: {e.strerror}") from e
     kind = sniff_kind(head)

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from chartclerk.classify.models import Patient
 from chartclerk.errors import ArchiveError, NotFoundError
+from chartclerk.files import fsync_dir, sha256_file
 from chartclerk.settings import Settings
 from chartclerk.store.audit import Actor, AuditEntry, ChainReport, append_entry, current_actor
 from chartclerk.store.audit import read_entries as _read_audit
@@ -52,7 +53,7 @@ from chartclerk.store.db import (
     write_engine,
 )
 from chartclerk.store.models import ArchivedDocument, DocumentRecord, SearchHit, SourceRecord
-from chartclerk.store.pdf import PdfMetadata, assemble_pdf, fsync_dir, sha256_file, update_pdf_metadata
+from chartclerk.store.pdf import PdfMetadata, assemble_pdf, update_pdf_metadata
 from chartclerk.store.recovery import ArchiveLock, RecoveryReport, recover_archive
 from chartclerk.store.roster import ArchiveRoster, import_patients, lookup_mrn, normalize_mrn
 from chartclerk.store.search import fts_terms, search_fts, search_like

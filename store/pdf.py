@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import io
 import logging
 import os
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chartclerk.errors import ArchiveError
+from chartclerk.files import fsync_dir, sha256_file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CREATOR = "chartclerk"
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,23 +197,6 @@ def read_pdf_metadata(path: Path) -> dict[str, str]:
 
     with pikepdf.open(path) as pdf:
         return {str(k).lstrip("/"): str(v) for k, v in pdf.docinfo.items()}
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _normalize_image(image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], Name]:

@@ -30,8 +30,8 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from chartclerk.errors import ArchiveError
+from chartclerk.files import sha256_file
 from chartclerk.store.db import session_scope
-from chartclerk.store.pdf import sha256_file
 from chartclerk.store.tables import DocumentRow
 
 log = logging.getLogger(__name__)

@@ -31,9 +31,9 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from chartclerk.files import sha256_file
 from chartclerk.store.audit import verify_chain
 from chartclerk.store.db import db_error_message, session_scope, sqlite_file
-from chartclerk.store.pdf import sha256_file
 from chartclerk.store.recovery import LOCK_NAME, ArchiveLock
 from chartclerk.store.tables import FTS_TABLE, DocumentRow, PageRow, SourceRow
 

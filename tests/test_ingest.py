@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from chartclerk.errors import InputFileError
-from chartclerk.ingest import discover_files, inspect_source, is_separator, load_page, read_codes, sha256_of
+from chartclerk.files import sha256_file
+from chartclerk.ingest import discover_files, inspect_source, is_separator, load_page, read_codes
 from chartclerk.settings import IngestSettings
 from chartclerk.tests.scans import render_page, separator_sheet, write_jpeg, write_pdf, write_png, write_tiff
 
@@ -32,7 +33,7 @@ def test_png_jpeg_tiff_pdf_are_recognized_and_read(tmp_path: Path, page: np.ndar
     for name, (kind, pages) in expect.items():
         source = inspect_source(tmp_path / name, SETTINGS)
         assert (source.kind, source.page_count) == (kind, pages)
-        assert source.sha256 == sha256_of(tmp_path / name)
+        assert source.sha256 == sha256_file(tmp_path / name)
         loaded = load_page(source, pages, SETTINGS)
         assert loaded.image.dtype == np.uint8 and loaded.image.ndim == 2
         assert loaded.image.mean() > 200  # mostly white paper, dark text
