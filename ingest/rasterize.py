@@ -1,4 +1,6 @@
-"""The only module that runs poppler (through pdf2image)."""
+"""A PDF page as pixels: a scanned page's own image when it is nothing else
+(``pdfimage.py``), otherwise rendered by poppler. The only module that runs poppler
+(through pdf2image)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pdf2image import exceptions as pdf_errors
 
 from chartclerk.errors import InputFileError, MissingDependencyError
 from chartclerk.ingest.models import GrayImage
+from chartclerk.ingest.pdfimage import scanned_page_image
 from chartclerk.settings import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -18,6 +21,14 @@ log = logging.getLogger(__name__)
 
 def rasterize_pdf_page(path: Path, number: int, settings: IngestSettings) -> GrayImage:
     """Page ``number`` (1-based) of a PDF as 8-bit gray at ``settings.dpi``."""
+    scanned = scanned_page_image(path, number, settings.dpi, settings.max_page_pixels)
+    if scanned is not None:
+        return scanned
+    return render_pdf_page(path, number, settings)
+
+
+def render_pdf_page(path: Path, number: int, settings: IngestSettings) -> GrayImage:
+    """Page ``number`` rendered by poppler's pdftoppm."""
     try:
         images = pdf2image.convert_from_path(
             path,
