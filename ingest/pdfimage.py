@@ -123,7 +123,7 @@ def _decode_gray(image: PdfImage) -> GrayImage | None:
         if pil.mode not in _PIL_MODES or pil.size != (image.width, image.height):
             return None
         gray = pil if pil.mode == "L" else pil.convert("L")
-        return np.asarray(gray, dtype=np.uint8).copy()
+        return np.asarray(gray, dtype=np.uint8)  # read-only; the 2 x 2 average makes the page's own copy
 
 
 def _at_resolution(gray: GrayImage, width_pt: float, height_pt: float, dpi: int, rotate: int) -> GrayImage:

@@ -84,6 +84,11 @@ def test_jpeg_gray_rgb_and_bilevel_scans_match_the_rendering(tmp_path: Path, pag
         assert pikepdf.Name.CCITTFaxDecode in pikepdf.Array(image.Filter)
     taken = _close_to_render(tmp_path / "fax.pdf")
     assert 0.01 < (taken < 128).mean() < 0.5  # black text on white, not inverted
+    with pikepdf.open(tmp_path / "fax.pdf") as pdf:  # the same bits with the other polarity
+        (image,) = pdf.pages[0].get_images().values()
+        image.DecodeParms[0].BlackIs1 = False
+        pdf.save(tmp_path / "negative.pdf")
+    assert (_close_to_render(tmp_path / "negative.pdf") < 128).mean() > 0.5
 
 
 def test_high_resolution_scan_is_brought_down_to_the_configured_dpi(tmp_path: Path, page: np.ndarray) -> None:
