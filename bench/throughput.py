@@ -16,6 +16,7 @@ used, so the ratios are measured side by side on the same (shared, noisy) machin
 - to show the engine's share, tesseract alone on each page's own JPEG copied out of
   the PDF (`pdfimages -j`, no rendering): chartclerk takes a scanned page's image
   straight from the file too (ingest/pdfimage.py), so this is the floor it is held to;
+- raw tesseract with one worker: how far this machine lets two tesseracts scale;
 - and raw tesseract again on a PDF of the same pages
   already straightened (by chartclerk's own straighten_page): tesseract reads a page
   turned 180 degrees or skewed 8 degrees as garbage, faster than the real text, so
@@ -252,6 +253,7 @@ def throughput(args: argparse.Namespace) -> None:
         "tesseract alone, no rendering": lambda: raw_tesseract(
             pdf, args.pages, args.workers, scratch, render=False
         ),
+        "raw tesseract (1 worker)": lambda: raw_tesseract(pdf, args.pages, 1, scratch),
         f"chartclerk ingest ({args.workers} workers)": lambda: chartclerk(
             pdf, args.workers, scratch, scratch / "roster.csv", scratch / "stats.json"
         ),
@@ -285,6 +287,8 @@ def throughput(args: argparse.Namespace) -> None:
         print(f"chartclerk / OCRmyPDF pages/s:      {ratio:.3f}  (target >= 2)")
     scaling = med["chartclerk ingest (1 worker)"] / cc
     print(f"{args.workers} workers / 1 worker:            {scaling:.3f}  (target >= 1.8)")
+    machine = med["raw tesseract (1 worker)"] / med["raw tesseract"]
+    print(f"raw tesseract, {args.workers} workers / 1 worker: {machine:.3f}  (what this machine allows)")
     stats = json.loads((scratch / "stats.json").read_text())
     print("chartclerk seconds per stage, summed over pages (last run, "
           f"{args.workers} workers, wall {stats['wall_seconds']} s):")  # fmt: skip
