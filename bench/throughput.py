@@ -95,11 +95,12 @@ def _processes() -> dict[int, tuple[int, str, int]]:
     return found
 
 
-def tree_rss_mb(root_pid: int, seen: set[tuple[int, str]] | None = None) -> tuple[float, float]:
+def tree_rss_mb(root_pid: int, seen: set[tuple[int, str]]) -> tuple[float, float]:
     """RSS of a process and all its descendants: (every process, only those also alive
-    under the same name at the previous sample). The second leaves out a child caught
-    between fork and exec: for that instant it shows its parent's pages (a 120 MB worker
-    about to become a 40 MB tesseract), memory it shares and never uses on its own."""
+    under the same name at the previous sample, ``seen``, which is updated). The second
+    leaves out a child caught between fork and exec: for that instant it shows its
+    parent's pages (a 120 MB worker about to become a 40 MB tesseract), memory it shares
+    and never uses on its own."""
     procs = _processes()
     children: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in procs.items():
@@ -115,11 +116,10 @@ def tree_rss_mb(root_pid: int, seen: set[tuple[int, str]] | None = None) -> tupl
         _, name, rss = procs[pid]
         now.add((pid, name))
         every += rss
-        if seen is None or (pid, name) in seen or pid == root_pid:
+        if (pid, name) in seen or pid == root_pid:
             steady += rss
-    if seen is not None:
-        seen.clear()
-        seen.update(now)
+    seen.clear()
+    seen.update(now)
     return every / 1024, steady / 1024
 
 

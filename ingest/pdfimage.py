@@ -49,10 +49,10 @@ def scanned_page_image(path: Path, number: int, dpi: int, max_pixels: int) -> Gr
         with pikepdf.open(path) as pdf:
             page = pdf.pages[number - 1]
             rotate = int(page.obj.get("/Rotate", 0)) % 360
-            image = _sole_full_page_image(page)
+            x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+            image = _sole_full_page_image(page, (x0, y0, x1, y1))
             if image is None or rotate % 90 or not _bounded(image, max_pixels):
                 return None
-            x0, y0, x1, y1 = (float(v) for v in page.mediabox)
             gray = _decode_gray(image)
             if gray is None:
                 return None
@@ -62,8 +62,9 @@ def scanned_page_image(path: Path, number: int, dpi: int, max_pixels: int) -> Gr
     return _at_resolution(gray, x1 - x0, y1 - y0, dpi, rotate)
 
 
-def _sole_full_page_image(page: pikepdf.Page) -> PdfImage | None:
-    """The image when the page's content is exactly one image drawn over the whole media box."""
+def _sole_full_page_image(page: pikepdf.Page, box: tuple[float, float, float, float]) -> PdfImage | None:
+    """The image when the page's content is exactly one image drawn over the whole media
+    box ``box`` (x0, y0, x1, y1 in points)."""
     if page.obj.get("/Annots") or page.cropbox != page.mediabox:
         return None
     xobjects = page.resources.get("/XObject")
@@ -92,7 +93,7 @@ def _sole_full_page_image(page: pikepdf.Page) -> PdfImage | None:
         return None
     if any(key in stream for key in ("/ImageMask", "/SMask", "/Mask", "/Decode", "/SMaskInData")):
         return None
-    x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+    x0, y0, x1, y1 = box
     placed = (where.a, where.b, where.c, where.d, where.e, where.f)
     wanted = (x1 - x0, 0.0, 0.0, y1 - y0, x0, y0)
     if any(abs(got - want) > _TOLERANCE_PT for got, want in zip(placed, wanted, strict=True)):
