@@ -31,8 +31,10 @@ and OCR text similarity to the ground truth.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
+import platform
 import shutil
 import statistics
 import subprocess
@@ -68,8 +70,8 @@ ENV = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 @dataclass(frozen=True)
 class Run:
     seconds: float
-    peak_rss_mb: float  # highest sum over the process tree at a 50 ms sample
-    steady_peak_mb: float  # the same without children caught between fork and exec
+    peak_rss_mb: float  # highest RSS of the process tree at a 50 ms sample, each address space once
+    pid_sum_peak_mb: float  # the same summed over every pid, a vfork child counted as a second copy
 
 
 @dataclass(frozen=True)
@@ -79,63 +81,67 @@ class Truth:
     lines: tuple[str, ...]
 
 
-def _processes() -> dict[int, tuple[int, str, int]]:
-    """pid -> (parent pid, name, RSS in kB) of every process, from /proc."""
-    found: dict[int, tuple[int, str, int]] = {}
+# kcmp(2) tells whether two processes share one address space; its number by architecture.
+_SYS_KCMP = {"x86_64": 312, "aarch64": 272}.get(platform.machine())
+_KCMP_VM = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def shares_parent_memory(pid: int, ppid: int) -> bool:
+    """True while ``pid`` runs in its parent's own address space: a child between vfork
+    and exec (how Python's subprocess and glibc's posix_spawn start every program). Its
+    VmRSS is then its parent's, the same pages, not a second copy. False when unsure."""
+    if _SYS_KCMP is None:
+        return False
+    return int(_libc.syscall(_SYS_KCMP, pid, ppid, _KCMP_VM, 0, 0)) == 0
+
+
+def _status(pid: int) -> dict[str, str] | None:
+    try:
+        status = (Path("/proc") / str(pid) / "status").read_text()
+    except OSError:
+        return None
+    return dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+
+
+def tree_rss_mb(root_pid: int) -> tuple[float, float]:
+    """RSS of a process and all its descendants: (each address space counted once, every
+    pid summed). They differ when a child is caught between vfork and exec: for that
+    instant it shows its parent's RSS (a 120 MB worker about to become a 40 MB tesseract)
+    although it has no memory of its own. kcmp is asked before the RSS is read, so a child
+    that has exec'd meanwhile shows its new, own RSS."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        rss = int(fields["VmRSS"].split()[0]) if "VmRSS" in fields else 0
-        found[int(entry.name)] = (int(fields.get("PPid", "0").strip()), fields.get("Name", "").strip(), rss)
-    return found
-
-
-def tree_rss_mb(root_pid: int, seen: set[tuple[int, str]]) -> tuple[float, float]:
-    """RSS of a process and all its descendants: (every process, only those also alive
-    under the same name at the previous sample, ``seen``, which is updated). The second
-    leaves out a child caught between fork and exec: for that instant it shows its
-    parent's pages (a 120 MB worker about to become a 40 MB tesseract), memory it shares
-    and never uses on its own."""
-    procs = _processes()
+        if entry.name.isdigit() and (fields := _status(int(entry.name))) is not None:
+            parents[int(entry.name)] = int(fields.get("PPid", "0").strip())
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _, _) in procs.items():
+    for pid, ppid in parents.items():
         children.setdefault(ppid, []).append(pid)
-    every = steady = 0
-    now: set[tuple[int, str]] = set()
+    once = every = 0
     stack = [root_pid]
     while stack:
         pid = stack.pop()
         stack.extend(children.get(pid, []))
-        if pid not in procs:
-            continue
-        _, name, rss = procs[pid]
-        now.add((pid, name))
+        shared = pid != root_pid and shares_parent_memory(pid, parents[pid])
+        fields = _status(pid)
+        rss = int(fields["VmRSS"].split()[0]) if fields and "VmRSS" in fields else 0
         every += rss
-        if (pid, name) in seen or pid == root_pid:
-            steady += rss
-    seen.clear()
-    seen.update(now)
-    return every / 1024, steady / 1024
+        once += 0 if shared else rss
+    return once / 1024, every / 1024
 
 
 def measure(command: Sequence[str], cwd: Path | None = None) -> Run:
     """Wall time and peak process-tree RSS of one command (sampled every 50 ms)."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = steady_peak = 0.0
+    peak = pid_sum_peak = 0.0
     done = threading.Event()
-    seen: set[tuple[int, str]] = set()
 
     def sample() -> None:
-        nonlocal peak, steady_peak
+        nonlocal peak, pid_sum_peak
         while not done.is_set():
-            every, steady = tree_rss_mb(proc.pid, seen)
-            peak, steady_peak = max(peak, every), max(steady_peak, steady)
+            once, every = tree_rss_mb(proc.pid)
+            peak, pid_sum_peak = max(peak, once), max(pid_sum_peak, every)
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -146,7 +152,7 @@ def measure(command: Sequence[str], cwd: Path | None = None) -> Run:
     sampler.join()
     if proc.returncode not in (0,):
         raise SystemExit(f"{command[0]} failed ({proc.returncode}): {err.decode(errors='replace')[-500:]}")
-    return Run(seconds, peak, steady_peak)
+    return Run(seconds, peak, pid_sum_peak)
 
 
 def make_pages(count: int, seed: int) -> tuple[list[np.ndarray], list[Truth], list[FakePatient]]:
@@ -321,8 +327,8 @@ def memory(args: argparse.Namespace) -> None:
                 chartclerk(scratch / f"p{count}.pdf", args.workers, scratch, scratch / "roster.csv", stats)
             )
     for label, field in (
-        ("peak RSS", "peak_rss_mb"),
-        ("without fork-before-exec instants", "steady_peak_mb"),
+        ("peak RSS, each address space counted once", "peak_rss_mb"),
+        ("summed over every pid (a vfork child counted again)", "pid_sum_peak_mb"),
     ):
         peak = {count: statistics.median(getattr(r, field) for r in rs) for count, rs in runs.items()}
         print(f"{label}:")
