@@ -16,7 +16,7 @@ import io
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,19 +118,51 @@ def make_page_pdf(
     return out.getvalue()
 
 
+# Pages joined per qpdf job. A long document is joined in parts of this many pages, each with
+# its text layers' fonts shared, and then the parts are joined: qpdf holds every page's objects
+# until it has written the file, and a page read from a part has 4 objects instead of 10.
+JOIN_PART_PAGES = 100
+
+
 def assemble_pdf(page_pdfs: Sequence[Path], out: Path, metadata: PdfMetadata) -> str:
     """Join the one-page PDFs into ``out`` (written atomically), labelled with ``metadata``.
 
     Returns the sha256 of the written file. Memory does not grow with the page images: qpdf's
     page assembly (a ``--empty --pages`` job, run in-process) copies each part's image and
-    text data from its file while writing ``out``, and keeps no part open between reads
+    text data from its file while writing, and keeps no part open between reads
     (``keepFilesOpen: n``), so a 10,000-page document needs no file descriptor per page.
     (``Pdf.pages.extend`` would read every part's stream data into memory first: about
-    450 MB for a 1,000-page scan.) Only the page objects are held, about 35 kB a page."""
-    import pikepdf
-
+    450 MB for a 1,000-page scan.) Only objects are held: about 50 kB a page when page
+    PDFs are joined directly, each with its own copy of tesseract's text-layer font. So a
+    document longer than ``JOIN_PART_PAGES`` is first joined in parts, each keeping one
+    copy of each distinct font, and the parts are then joined into ``out``."""
     if not page_pdfs:
         raise ArchiveError(f"{out.name}: no pages to assemble")
+    if len(page_pdfs) <= JOIN_PART_PAGES:
+        with _joined(page_pdfs, out) as pdf:
+            share_fonts(pdf)
+            _set_metadata(pdf, metadata)
+            return _save_atomically(pdf, out)
+    out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.parts-") as tmp:
+        parts = []
+        for start in range(0, len(page_pdfs), JOIN_PART_PAGES):
+            parts.append(Path(tmp) / f"{start // JOIN_PART_PAGES:06d}.pdf")
+            with _joined(page_pdfs[start : start + JOIN_PART_PAGES], parts[-1]) as pdf:
+                share_fonts(pdf)
+                _save(pdf, parts[-1])
+        with _joined(parts, out) as pdf:
+            share_fonts(pdf)
+            _set_metadata(pdf, metadata)
+            return _save_atomically(pdf, out)
+
+
+@contextlib.contextmanager
+def _joined(page_pdfs: Sequence[Path], out: Path) -> Iterator[pikepdf.Pdf]:
+    """The pages of ``page_pdfs`` as one new PDF, their data read from the files as it is
+    written (the job owns the parts: it must outlive the PDF until it is saved)."""
+    import pikepdf
+
     spec = {
         "empty": "",
         "keepFilesOpen": "n",
@@ -139,13 +171,75 @@ def assemble_pdf(page_pdfs: Sequence[Path], out: Path, metadata: PdfMetadata) ->
         "outputFile": os.fspath(out),  # required by qpdf; create_pdf() writes nothing
     }
     try:
-        job = pikepdf.Job(spec)  # owns the parts pdf's pages are read from: alive until saved
+        job = pikepdf.Job(spec)
         pdf = job.create_pdf()
     except (OSError, pikepdf.PdfError, pikepdf.JobUsageError) as e:
         raise ArchiveError(f"cannot read page PDFs: {_one_line(_without_folders(e, page_pdfs))}") from e
     with pdf:
-        _set_metadata(pdf, metadata)
-        return _save_atomically(pdf, out)
+        yield pdf
+
+
+def share_fonts(pdf: pikepdf.Pdf) -> int:
+    """Point every page (and every form on it, where a text layer lives) at one copy of each
+    distinct font; the copies left unused are not written. Tesseract embeds the same
+    GlyphLessFont, six objects, in each page's text layer. Fonts are the same only when
+    every dictionary entry and every stream's bytes are. Returns how many references moved."""
+    import pikepdf
+    from pikepdf import Name
+
+    kept: dict[bytes, pikepdf.Object] = {}
+    keys: dict[tuple[int, int], bytes | None] = {}  # font object -> fingerprint, each computed once
+    moved = 0
+    for page in pdf.pages:
+        resources = [page.obj.get(Name.Resources)]
+        xobjects = resources[0].get(Name.XObject) if isinstance(resources[0], pikepdf.Dictionary) else None
+        if isinstance(xobjects, pikepdf.Dictionary):
+            resources += [
+                x.get(Name.Resources) for x in xobjects.values() if x.get(Name.Subtype) == Name.Form
+            ]
+        for res in resources:
+            fonts = res.get(Name.Font) if isinstance(res, pikepdf.Dictionary) else None
+            if not isinstance(fonts, pikepdf.Dictionary):
+                continue
+            for name, font in list(fonts.items()):
+                if not font.is_indirect:
+                    continue
+                if font.objgen not in keys:
+                    keys[font.objgen] = _fingerprint(font)
+                if (key := keys[font.objgen]) is None:
+                    continue
+                first = kept.setdefault(key, font)
+                if first.objgen != font.objgen:
+                    fonts[name] = first
+                    moved += 1
+    return moved
+
+
+def _fingerprint(obj: pikepdf.Object, depth: int = 0) -> bytes | None:
+    """A digest of ``obj`` and everything it refers to (stream data as stored); None when
+    it nests too deep to be a font (then it is never shared)."""
+    import hashlib
+
+    import pikepdf
+
+    if depth > 8:
+        return None
+    digest = hashlib.sha256()
+    if isinstance(obj, pikepdf.Stream):
+        digest.update(b"S" + hashlib.sha256(obj.read_raw_bytes()).digest())
+    if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+        for key in sorted(obj.keys()):
+            if (inner := _fingerprint(obj[key], depth + 1)) is None:
+                return None
+            digest.update(b"K" + key.encode() + inner)
+    elif isinstance(obj, pikepdf.Array):
+        for item in obj:
+            if (inner := _fingerprint(item, depth + 1)) is None:
+                return None
+            digest.update(b"I" + inner)
+    else:
+        digest.update(b"V" + repr(obj).encode())
+    return digest.digest()
 
 
 def _region_rect(
@@ -240,6 +334,16 @@ def _set_metadata(pdf: pikepdf.Pdf, metadata: PdfMetadata) -> None:
     info[Name.Subject] = metadata.doc_type
     info[Name.Keywords] = metadata.keywords
     info[Name.Creator] = CREATOR
+
+
+def _save(pdf: pikepdf.Pdf, out: Path) -> None:
+    """Write a scratch file (no fsync: it is joined and removed before anything relies on it)."""
+    import pikepdf
+
+    try:
+        pdf.save(out)
+    except (OSError, pikepdf.PdfError) as e:
+        raise ArchiveError(f"cannot write {out.name}: {_one_line(e)}") from e
 
 
 def _save_atomically(pdf: pikepdf.Pdf, out: Path) -> str:
