@@ -125,9 +125,19 @@ def test_assembly_does_not_hold_the_page_images(tmp_path: Path) -> None:
         assert str(pdf.docinfo["/Title"]) == "t"
 
 
+def _check_joined(out: Path, digest: str, pages: int) -> None:
+    """``out`` is the only file in its folder, has ``digest`` and shows marker001... in order."""
+    assert PDFTOTEXT is not None
+    assert digest == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # nothing left behind
+    text = subprocess.run(
+        [PDFTOTEXT, str(out), "-"], check=True, capture_output=True, text=True, timeout=60
+    ).stdout
+    assert [t.split() for t in text.split("\f")[:pages]] == [[f"marker{i:03d}"] for i in range(1, pages + 1)]
+
+
 @pytest.mark.skipif(PDFTOTEXT is None, reason="needs pdftotext")
 def test_assembled_pages_keep_their_order_and_text(tmp_path: Path) -> None:
-    assert PDFTOTEXT is not None
     rng = np.random.default_rng(1)
     pages = []
     for i in range(1, 31):
@@ -138,14 +148,7 @@ def test_assembled_pages_keep_their_order_and_text(tmp_path: Path) -> None:
         pages.append((path, (width * 7.2, height * 7.2)))
     out = tmp_path / "docs" / "doc.pdf"
     digest = assemble_pdf([path for path, _ in pages], out, _metadata(len(pages)))
-    assert digest == hashlib.sha256(out.read_bytes()).hexdigest()
-    assert [p.name for p in out.parent.iterdir()] == ["doc.pdf"]
-    text = subprocess.run(
-        [PDFTOTEXT, str(out), "-"], check=True, capture_output=True, text=True, timeout=60
-    ).stdout
-    assert [t.split() for t in text.split("\f")[: len(pages)]] == [
-        [f"marker{i:03d}"] for i in range(1, len(pages) + 1)
-    ]
+    _check_joined(out, digest, len(pages))
     with pikepdf.open(out) as pdf:
         assert len(pdf.pages) == len(pages)
         for page, (_, size) in zip(pdf.pages, pages, strict=True):
@@ -192,19 +195,11 @@ def _marker_pages(folder: Path, count: int, font: str = "/Helvetica") -> list[Pa
 def test_long_document_is_joined_in_parts_keeping_order_text_and_one_font(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert PDFTOTEXT is not None
     monkeypatch.setattr(pdf_module, "JOIN_PART_PAGES", 4)
     pages = _marker_pages(tmp_path, 11)  # parts of 4, 4 and 3 pages
     out = tmp_path / "docs" / "doc.pdf"
     digest = assemble_pdf(pages, out, _metadata(len(pages)))
-    assert digest == hashlib.sha256(out.read_bytes()).hexdigest()
-    assert [p.name for p in out.parent.iterdir()] == ["doc.pdf"]  # no part left behind
-    text = subprocess.run(
-        [PDFTOTEXT, str(out), "-"], check=True, capture_output=True, text=True, timeout=60
-    ).stdout
-    assert [t.split() for t in text.split("\f")[: len(pages)]] == [
-        [f"marker{i:03d}"] for i in range(1, len(pages) + 1)
-    ]
+    _check_joined(out, digest, len(pages))
     with pikepdf.open(out) as pdf:
         assert len(pdf.pages) == len(pages)
         assert _font_objects(pdf) == 1  # every page's identical font is written once
