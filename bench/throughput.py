@@ -23,7 +23,8 @@ used, so the ratios are measured side by side on the same (shared, noisy) machin
   "raw tesseract" on the scans as they come does less work than any tool that
   reads them right.
 
-It also prints peak RSS of each process tree, chartclerk's seconds per stage (from
+It also prints peak RSS of each process tree (summed over its processes at 50 ms samples,
+each address space counted once: see `tree_rss_mb`), chartclerk's seconds per stage (from
 `ingest --stats`), and accuracy on the same pages: quarter turns found, skew error,
 and OCR text similarity to the ground truth.
 """
@@ -309,9 +310,9 @@ def throughput(args: argparse.Namespace) -> None:
 
 def memory(args: argparse.Namespace) -> None:
     """Peak RSS of `chartclerk ingest` on a 10-page and a 1000-page PDF of light pages, the two
-    sizes interleaved `--repeat` times. A peak is the highest of 50 ms samples of the whole
-    process tree, so it depends on whether both workers and their tesseracts happen to peak
-    together; every run is shown and the medians are compared."""
+    sizes interleaved `--repeat` times (`--big` sets the larger size). A peak is the highest
+    of 50 ms samples of the whole process tree, so it depends on whether both workers and
+    their tesseracts happen to peak together; every run is shown and the medians are compared."""
     scratch = Path(tempfile.mkdtemp(prefix="cc-mem-"))
     roster = make_roster(5, seed=1)
     write_roster_csv(scratch / "roster.csv", roster)
