@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import io
 import logging
 import os
@@ -139,22 +140,25 @@ def assemble_pdf(page_pdfs: Sequence[Path], out: Path, metadata: PdfMetadata) ->
     if not page_pdfs:
         raise ArchiveError(f"{out.name}: no pages to assemble")
     if len(page_pdfs) <= JOIN_PART_PAGES:
-        with _joined(page_pdfs, out) as pdf:
-            share_fonts(pdf)
-            _set_metadata(pdf, metadata)
-            return _save_atomically(pdf, out)
+        return _write_document(page_pdfs, out, metadata)
     out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.parts-") as tmp:
         parts = []
         for start in range(0, len(page_pdfs), JOIN_PART_PAGES):
             parts.append(Path(tmp) / f"{start // JOIN_PART_PAGES:06d}.pdf")
             with _joined(page_pdfs[start : start + JOIN_PART_PAGES], parts[-1]) as pdf:
-                share_fonts(pdf)
+                _share_fonts(pdf)
                 _save(pdf, parts[-1])
-        with _joined(parts, out) as pdf:
-            share_fonts(pdf)
-            _set_metadata(pdf, metadata)
-            return _save_atomically(pdf, out)
+        return _write_document(parts, out, metadata)
+
+
+def _write_document(sources: Sequence[Path], out: Path, metadata: PdfMetadata) -> str:
+    """Join ``sources`` (page PDFs or parts) into ``out`` with one copy of each font, label it
+    and write it atomically. Returns its sha256."""
+    with _joined(sources, out) as pdf:
+        _share_fonts(pdf)
+        _set_metadata(pdf, metadata)
+        return _save_atomically(pdf, out)
 
 
 @contextlib.contextmanager
@@ -179,17 +183,16 @@ def _joined(page_pdfs: Sequence[Path], out: Path) -> Iterator[pikepdf.Pdf]:
         yield pdf
 
 
-def share_fonts(pdf: pikepdf.Pdf) -> int:
+def _share_fonts(pdf: pikepdf.Pdf) -> None:
     """Point every page (and every form on it, where a text layer lives) at one copy of each
     distinct font; the copies left unused are not written. Tesseract embeds the same
     GlyphLessFont, six objects, in each page's text layer. Fonts are the same only when
-    every dictionary entry and every stream's bytes are. Returns how many references moved."""
+    every dictionary entry and every stream's bytes are."""
     import pikepdf
     from pikepdf import Name
 
     kept: dict[bytes, pikepdf.Object] = {}
     keys: dict[tuple[int, int], bytes | None] = {}  # font object -> fingerprint, each computed once
-    moved = 0
     for page in pdf.pages:
         resources = [page.obj.get(Name.Resources)]
         xobjects = resources[0].get(Name.XObject) if isinstance(resources[0], pikepdf.Dictionary) else None
@@ -211,15 +214,11 @@ def share_fonts(pdf: pikepdf.Pdf) -> int:
                 first = kept.setdefault(key, font)
                 if first.objgen != font.objgen:
                     fonts[name] = first
-                    moved += 1
-    return moved
 
 
 def _fingerprint(obj: pikepdf.Object, depth: int = 0) -> bytes | None:
     """A digest of ``obj`` and everything it refers to (stream data as stored); None when
     it nests too deep to be a font (then it is never shared)."""
-    import hashlib
-
     import pikepdf
 
     if depth > 8:
