@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 DocStatus = Literal["filed", "review"]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonName:
+    last: str
+    first: str
+    middle: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +25,9 @@ class Patient:
     first: str
     dob: dt.date
     sex: str = ""
+    # Former names and aliases (maiden name, name before a change) from the roster's optional
+    # ``aliases`` column: a page name agreeing with one of them agrees with the patient.
+    aliases: tuple[PersonName, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +36,6 @@ class Classification:
     loinc: str | None
     confidence: float  # in [0, 1]
     scores: tuple[tuple[str, float], ...] = ()  # every type's score, best first
-
-
-@dataclass(frozen=True, slots=True)
-class PersonName:
-    last: str
-    first: str
-    middle: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,11 @@ class Identifiers:
     sexes: tuple[str, ...] = ()  # "M" / "F" as printed under a Sex/Gender label
     # Of ``dobs``, those printed so that day and month cannot have been swapped (month name, ISO).
     fixed_dobs: tuple[dt.date, ...] = ()
+    member_ids: tuple[str, ...] = ()  # under Member ID / Subscriber ID / Policy # labels
+    accounts: tuple[str, ...] = ()  # under Account # / FIN / Encounter # / Visit # labels
+    # What was read and under which kind of label, free of PHI: "name:member", "dob:d.o.b.",
+    # "mrn:chart #", and what was set aside as someone else's: "other name:guarantor".
+    read: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +61,17 @@ class PatientMatch:
     score: float | None  # of the best candidate, in [0, 1]
     reason: str  # short, free of PHI: e.g. "mrn+dob agree", "no identifiers", "ambiguous: 2 candidates"
     candidates: tuple[tuple[str, float], ...] = ()  # (mrn, score), best first
+    # Which identifiers were read, from which kind of label (``Identifiers.read`` summarized; no PHI).
+    read: str = ""
 
     @property
     def filed(self) -> bool:
         return self.mrn is not None
+
+    @property
+    def explained(self) -> str:
+        """The reason and what it rests on, for the review list: "dob only (read: dob from d.o.b.)"."""
+        return f"{self.reason} ({self.read})"[:256] if self.read else self.reason
 
 
 class Roster(Protocol):
