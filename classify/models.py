@@ -28,6 +28,9 @@ class Patient:
     # Former names and aliases (maiden name, name before a change) from the roster's optional
     # ``aliases`` column: a page name agreeing with one of them agrees with the patient.
     aliases: tuple[PersonName, ...] = ()
+    # Other numbers the roster gives the patient: (kind, value), kind one of IDENTIFIER_KINDS
+    # (insurance member IDs, account or encounter numbers, previous MRNs after a merge).
+    identifiers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +93,12 @@ class Roster(Protocol):
         patients whose last name sounds like one given, born on one of ``near_dobs`` when some
         are given (on any date otherwise, up to a limit)."""
         ...
+
+    def by_identifier(self, kind: str, value: str) -> list[Patient]:
+        """Patients the roster's optional identifiers give ``value`` to: ``kind`` is one of
+        IDENTIFIER_KINDS; compared as MRNs are (no white space or leading zeros)."""
+        ...
+
+
+# Kinds of the roster's other identifiers (``Patient.identifiers``, ``Roster.by_identifier``).
+IDENTIFIER_KINDS = ("member_id", "account", "previous_mrn")
