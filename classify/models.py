@@ -65,7 +65,7 @@ class PatientMatch:
     reason: str  # short, free of PHI: e.g. "mrn+dob agree", "no identifiers", "ambiguous: 2 candidates"
     candidates: tuple[tuple[str, float], ...] = ()  # (mrn, score), best first
     # Which identifiers were read, from which kind of label (``Identifiers.read`` summarized; no PHI).
-    read: str = ""
+    read: str = field(default="", compare=False)
 
     @property
     def filed(self) -> bool:
