@@ -234,7 +234,7 @@ _MONTHS = {
     "sept": 9,
 }
 _END = r"(?![0-9A-Za-z])"
-_ISO_RE = re.compile(rf"(?P<y>{_D}{{4}})-(?P<m>{_D}{{1,2}})-(?P<d>{_D}{{1,2}}){_END}")
+_ISO_RE = re.compile(rf"(?P<y>{_D}{{4}})(?P<sep>[-/.])(?P<m>{_D}{{1,2}})(?P=sep)(?P<d>{_D}{{1,2}}){_END}")
 _US_RE = re.compile(
     rf"(?P<m>{_D}{{1,2}}) ?(?P<sep>[/-]) ?(?P<d>{_D}{{1,2}}) ?(?P=sep) ?(?P<y>{_D}{{4}}|{_D}{{2}}){_END}"
 )
@@ -284,7 +284,7 @@ def extract_identifiers(text: str, *, today: dt.date | None = None) -> Identifie
     today = today or dt.date.today()
     names = list(_find_names(text))
     dobs = list(_find_dobs(text, today))
-    members = list(_find_ids(_MEMBER_ID_RE, text, _member_party))
+    members = list(_find_ids(_MEMBER_ID_RE, text, lambda label, at: _member_party(text, label, at)))
     # Subscriber/Insured are the patient only when no patient label names anyone.
     named = any(f.party in ("patient", "none") for f in names)
     weak_ok = not named and any(f.party == "weak" for f in names)
@@ -292,7 +292,7 @@ def extract_identifiers(text: str, *, today: dt.date | None = None) -> Identifie
     kept_names = [f for f in names if f.party in allowed]
     kept_dobs = [f for f in dobs if f.party in allowed]
     kept_members = [f for f in members if f.party in allowed]
-    accounts = [f for f in _find_ids(_ACCOUNT_RE, text, lambda _: "patient")]
+    accounts = list(_find_ids(_ACCOUNT_RE, text, lambda _label, _at: "patient"))
     mrns = list(_find_mrns(text))
     read = [
         *(f"mrn:{kind}" for _, kind in mrns),
@@ -373,18 +373,22 @@ def _dedupe_mrns(mrns: Iterator[str]) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
-def _find_ids(pattern: re.Pattern[str], text: str, party_of: Callable[[str], Party]) -> Iterator[_Found]:
+def _find_ids(pattern: re.Pattern[str], text: str, party_of: Callable[[str, int], Party]) -> Iterator[_Found]:
     """Member IDs or account numbers: letters and digits, with at least three digits."""
     for match in pattern.finditer(text):
         raw = match["value"]
         if sum(c.isdigit() for c in raw) < _MIN_MRN_DIGITS:
             continue
         label = " ".join(match["label"].lower().split())
-        yield _Found(raw.upper().replace("|", "1"), party_of(label), _id_kind(label))
+        yield _Found(raw.upper().replace("|", "1"), party_of(label, match.start()), _id_kind(label))
 
 
-def _member_party(label: str) -> Party:
-    return "weak" if re.match(r"subscriber|insured|policy|card", label) else "patient"
+def _member_party(text: str, label: str, position: int) -> Party:
+    """A subscriber's or insured's ID is theirs; a plain Member ID is whose its line or block says."""
+    if re.match(r"subscriber|insured|policy|card", label):
+        return "weak"
+    party, _ = _party_at(text, position, staff=False)
+    return party if party in ("weak", "other") else "patient"
 
 
 def _id_kind(label: str) -> str:
