@@ -153,7 +153,7 @@ _BY_IDENTIFIER = (
     .order_by(_PATIENTS.c.mrn)
     .limit(IDENTIFIER_LIMIT)
 )
-_IDENTIFIERS_OF = select(_IDS.c.patient_mrn, _IDS.c.kind, _IDS.c.value, _IDS.c.value_norm).where(
+_IDENTIFIERS_OF = select(_IDS.c.id, _IDS.c.patient_mrn, _IDS.c.kind, _IDS.c.value, _IDS.c.value_norm).where(
     _IDS.c.patient_mrn.in_(bindparam("mrns", expanding=True))
 )
 _WITH_COMPOSITE = _statements(_PATIENTS.c.last_key)
@@ -277,7 +277,7 @@ def _with_identifiers(conn: Connection, rows: Sequence[Any]) -> list[Patient]:
     patients = []
     for row in rows:
         patient = _to_patient(row)
-        mine = sorted(extra.get(row.mrn, ()), key=lambda r: (r.kind, r.value_norm))
+        mine = sorted(extra.get(row.mrn, ()), key=lambda r: r.id)  # as imported
         if mine:
             aliases = tuple(a for a in (parse_alias(r.value_norm) for r in mine if r.kind == "alias") if a)
             numbers = tuple((r.kind, r.value) for r in mine if r.kind != "alias")
