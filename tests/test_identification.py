@@ -270,3 +270,20 @@ def test_a_nickname_is_a_weaker_name_agreement_never_alone() -> None:
     assert nick.score < exact.score
     assert not match("Patient: Bill Hart-Jones").filed  # a name alone never files
     assert not match("Patient: Bill Hart-Jones   DOB: 01/16/1976").filed  # nor beside a DOB one year off
+
+
+def test_the_review_list_says_which_identifiers_were_read_from_which_label(archive: Archive) -> None:
+    from chartclerk.ingest.models import SourceFile
+    from chartclerk.page_worker import PageOutcome
+    from chartclerk.pipeline import build_document
+    from chartclerk.settings import Settings
+
+    settings = Settings.model_validate({"archive": str(archive.root), "inbox": str(archive.root / "in")})
+    text = "Client: Zed Quorn\nD.O.B.: 02/03/1999\nEmergency contact: Ava Quorn   DOB: 01/01/1970"
+    source = SourceFile(Path("fax.pdf"), "fax.pdf", "cd" * 32, 10, "pdf", 1)
+    record = build_document(source, [PageOutcome(1, text=text)], settings, archive)
+    assert record.status == "review" and record.match_reason == "no roster match"
+    assert record.review_reason is not None and record.review_reason.startswith(
+        "no roster match (read name [client], dob [d.o.b.]; set aside as someone else's: "
+        "name [emergency contact], dob [emergency contact])"
+    )
