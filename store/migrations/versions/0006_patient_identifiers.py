@@ -5,7 +5,7 @@ Matching looks numbers up by ``(kind, value_norm)``; a patient's rows go with it
 (ON DELETE CASCADE) and are replaced when the roster lists the patient again.
 
 Revision ID: 0006
-Revises: 0004 (0005 is the page words' migration; the chain is set when both are merged)
+Revises: 0005
 Create Date: 2026-11-28
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
