@@ -45,6 +45,17 @@ _PATIENT = (
 _NAME = r"n[ao](?:m|rn)[ec]"  # "Name", "Narne", "Nome"
 _BIRTH_DATE = r"d[ao]t[ec][ \t]*[o0]f[ \t]*b[il1|]rth|b[il1|]rth[ \t]*d[ao]t[ec]"  # also "Dote of Birth"
 _NAME_FIX = str.maketrans({"0": "O", "1": "I", "5": "S"})
+# Letters as OCR misreads them in a label word ("Mernber", "Cliemt", "Subscrlber").
+_OCR_LETTERS = {
+    "e": "[ec]", "c": "[ce]", "a": "[ao]", "o": "[o0a]", "i": "[il1|]", "l": "[l1i|]", "m": "(?:m|rn)",
+    "n": "(?:n|ri)", "h": "[hb]", "b": "[b8h]", "s": "[s5]", " ": r"[ \t]*",
+}  # fmt: skip
+
+
+def _ocr(words: str) -> str:
+    """A pattern for ``words`` (lower case) tolerating OCR's usual letter confusions."""
+    return "".join(_OCR_LETTERS.get(c, re.escape(c)) for c in words)
+
 
 Party = Literal["patient", "weak", "other", "staff", "none"]
 
@@ -85,35 +96,40 @@ _ACCOUNT_RE = re.compile(
     re.IGNORECASE,
 )
 
-_PATIENT_WORDS = rf"{_PATIENT}|pt\.?|member|client|resident|claimant|employee|dependent|child(?:'?s)?"
+_MEMBER, _CLIENT, _RESIDENT = _ocr("member"), _ocr("client"), _ocr("resident")
+_CLAIMANT, _EMPLOYEE, _DEPENDENT = _ocr("claimant"), _ocr("employee"), _ocr("dependent")
+_SUBSCRIBER, _INSURED, _CHILD = _ocr("subscriber"), _ocr("insured"), _ocr("child")
+_PATIENT_WORDS = (
+    rf"{_PATIENT}|pt\.?|{_MEMBER}|{_CLIENT}|{_RESIDENT}|{_CLAIMANT}|{_EMPLOYEE}|{_DEPENDENT}|{_CHILD}(?:'?s)?"
+)
 _S = r"(?:'?s)?"  # a possessive: "Insured's Name", "Child's Name"
 # (kind, whose name it is, pattern); longer labels first: alternation takes the first that fits.
 _NAME_LABELS: tuple[tuple[str, Party, str], ...] = (
     ("name of patient", "patient", rf"{_NAME}[ \t]*[o0]f[ \t]*(?:the[ \t]*)?{_PATIENT}"),
     ("patient name", "patient", rf"{_PATIENT}{_S}[ \t]*(?:full[ \t]*|legal[ \t]*)?{_NAME}"),
     ("pt name", "patient", rf"pt{_S}\.?[ \t]*{_NAME}"),
-    ("member name", "patient", rf"member{_S}[ \t]*{_NAME}"),
-    ("client name", "patient", rf"client{_S}[ \t]*{_NAME}"),
-    ("resident name", "patient", rf"resident{_S}[ \t]*{_NAME}"),
-    ("claimant name", "patient", rf"claimant{_S}[ \t]*{_NAME}"),
-    ("employee name", "patient", rf"employee{_S}[ \t]*{_NAME}"),
-    ("child's name", "patient", rf"child{_S}[ \t]*{_NAME}"),
-    ("dependent name", "patient", rf"dependent{_S}[ \t]*{_NAME}"),
-    ("subscriber name", "weak", rf"subscriber{_S}[ \t]*{_NAME}"),
-    ("insured name", "weak", rf"insured{_S}[ \t]*{_NAME}"),
+    ("member name", "patient", rf"{_MEMBER}{_S}[ \t]*{_NAME}"),
+    ("client name", "patient", rf"{_CLIENT}{_S}[ \t]*{_NAME}"),
+    ("resident name", "patient", rf"{_RESIDENT}{_S}[ \t]*{_NAME}"),
+    ("claimant name", "patient", rf"{_CLAIMANT}{_S}[ \t]*{_NAME}"),
+    ("employee name", "patient", rf"{_EMPLOYEE}{_S}[ \t]*{_NAME}"),
+    ("child's name", "patient", rf"{_CHILD}{_S}[ \t]*{_NAME}"),
+    ("dependent name", "patient", rf"{_DEPENDENT}{_S}[ \t]*{_NAME}"),
+    ("subscriber name", "weak", rf"{_SUBSCRIBER}{_S}[ \t]*{_NAME}"),
+    ("insured name", "weak", rf"{_INSURED}{_S}[ \t]*{_NAME}"),
     ("policyholder name", "weak", rf"(?:policy|card)[ \t]*holder{_S}[ \t]*{_NAME}"),
     ("patient", "patient", _PATIENT),
     ("pt", "patient", r"pt\.?"),
-    ("member", "patient", r"member"),
-    ("client", "patient", r"client"),
-    ("resident", "patient", r"resident"),
-    ("claimant", "patient", r"claimant"),
-    ("employee", "patient", r"employee"),
-    ("dependent", "patient", r"dependent"),
-    ("subscriber", "weak", r"subscriber"),
-    ("insured", "weak", r"insured"),
+    ("member", "patient", _MEMBER),
+    ("client", "patient", _CLIENT),
+    ("resident", "patient", _RESIDENT),
+    ("claimant", "patient", _CLAIMANT),
+    ("employee", "patient", _EMPLOYEE),
+    ("dependent", "patient", _DEPENDENT),
+    ("subscriber", "weak", _SUBSCRIBER),
+    ("insured", "weak", _INSURED),
     ("policyholder", "weak", r"(?:policy|card)[ \t]*holder"),
-    ("regarding", "patient", r"regarding"),
+    ("regarding", "patient", _ocr("regarding")),
     ("re", "patient", r"re"),
     ("name", "none", _NAME),  # whose: the block it is in
 )
@@ -127,30 +143,48 @@ _NAME_RE = re.compile(
 )
 # Words saying whom a block or a field is about, and the kind each is reported as.
 _PARTY_WORDS: tuple[tuple[str, Party, str], ...] = (
-    ("emergency contact", "other", r"emergency(?:[ \t]*contact)?|(?:in[ \t]+case[ \t]+of[ \t]+emergency)"),
+    ("emergency contact", "other", rf"{_ocr('emergency')}(?:[ \t]*{_ocr('contact')})?|in[ \t]+case[ \t]+of"),
     ("next of kin", "other", r"next[ \t]+of[ \t]+kin|nok"),
-    ("guarantor", "other", r"guarant[eo]r"),
-    ("responsible party", "other", r"responsible[ \t]*(?:party|person)"),
-    ("spouse", "other", r"spouse|husband|wife"),
-    ("parent/guardian", "other", r"parent(?:s|[ \t]*/[ \t]*guardian)?|guardian|mother|father"),
-    ("contact", "other", r"contact"),
+    ("guarantor", "other", rf"{_ocr('guarant')}[eo0]r"),
+    ("responsible party", "other", rf"{_ocr('responsible')}[ \t]*(?:party|person)"),
+    ("spouse", "other", rf"{_ocr('spouse')}|husband|wife"),
+    ("parent/guardian", "other",
+     rf"{_ocr('parent')}(?:s|[ \t]*/[ \t]*{_ocr('guardian')})?|{_ocr('guardian')}|mother|father"),
+    ("contact", "other", _ocr("contact")),
     ("employer", "other", r"employer"),
-    ("witness", "other", r"witness(?:ed)?"),
-    ("interpreter", "other", r"interpreter"),
-    ("subscriber", "weak", r"subscriber"),
-    ("insured", "weak", r"insured"),
+    ("witness", "other", rf"{_ocr('witness')}(?:ed)?"),
+    ("interpreter", "other", _ocr("interpreter")),
+    ("subscriber", "weak", _SUBSCRIBER),
+    ("insured", "weak", _INSURED),
+    ("insurance", "weak", r"insurance|coverage|carrier"),  # a section about a policy: its holder
     ("policyholder", "weak", r"(?:policy|card)[ \t]*holder"),
     ("physician", "staff", r"(?:referring|attending|ordering|signing|admitting|primary|treating|consulting)"
      r"(?:[ \t]*(?:physician|provider|doctor|md|dr))?|physician|provider|doctor|surgeon|pcp|prescriber"
-     r"|radiologist|pathologist|signed[ \t]+by|dr\.?"),
+     r"|radiologist|pathologist|signed[ \t]+by|dr\.?(?=[ \t]*(?-i:[A-Z]))"),
     ("nurse", "staff", r"nurse|r\.?n\.?"),
     ("pharmacist", "staff", r"pharmacist|r\.?ph\.?"),
-    ("patient", "patient", rf"{_PATIENT}|pt\.?(?=[ \t]*(?:{_NAME}|:))|member|client|resident|claimant"
-     r"|employee|dependent|child(?:'?s)?(?=[ \t]*(?:name|:))"),
+    ("patient", "patient", rf"{_PATIENT}|pt\.?(?=[ \t]*(?:{_NAME}|:))|{_MEMBER}|{_CLIENT}|{_RESIDENT}"
+     rf"|{_CLAIMANT}|{_EMPLOYEE}|{_DEPENDENT}|{_CHILD}(?:'?s)?(?=[ \t]*(?:{_NAME}|:))"),
 )  # fmt: skip
+
+
+def _without_lookaheads(pattern: str) -> str:
+    """``pattern`` without its ``(?=...)`` groups: what a word it found is made of."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("(?=", i):
+            depth, i = 1, i + 3
+            while depth:
+                depth += {"(": 1, ")": -1}.get(pattern[i], 0) if pattern[i - 1] != "\\" else 0
+                i += 1
+            continue
+        out.append(pattern[i])
+        i += 1
+    return "".join(out)
+
+
 _PARTY_KINDS = tuple(
-    (kind, party, re.compile(p if party != "patient" else _PATIENT_WORDS, re.IGNORECASE))
-    for kind, party, p in _PARTY_WORDS
+    (kind, party, re.compile(_without_lookaheads(p), re.IGNORECASE)) for kind, party, p in _PARTY_WORDS
 )
 _PARTY_RE = re.compile(
     r"(?<![A-Za-z])(?:" + "|".join(f"(?:{p})" for _, _, p in _PARTY_WORDS) + r")(?![A-Za-z])",
@@ -192,6 +226,7 @@ _NOT_AFTER = re.compile(
     r"(?<![A-Za-z])(?:to|of)[ \t]+(?:the[ \t]+)?$", re.IGNORECASE
 )  # "Relationship to Patient"
 CONTEXT_LINES = 3
+BLOCK_LINES = 8
 _LINE_CONTEXT = 200  # characters of a line looked at around a label (bounds the work on very long lines)
 _HONORIFICS = frozenset(("MR", "MRS", "MS", "MISS", "MX"))
 _STAFF_TITLES = frozenset(("DR", "DOCTOR", "PROF"))
@@ -407,16 +442,19 @@ def _id_kind(label: str) -> str:
 
 def _party_at(text: str, position: int, *, staff: bool) -> tuple[Party, str]:
     """Whom a value at ``position`` is about: the nearest party word before it on its line, else on
-    one of the CONTEXT_LINES lines above; physicians and other staff count only on the same line
-    and only when ``staff`` (a name, never a DOB). ("none", "") when nothing says."""
+    the lines above (CONTEXT_LINES of them, and up to BLOCK_LINES while no blank line ends the
+    block); physicians and other staff count only when ``staff`` (a name, never a DOB).
+    ("none", "") when nothing says."""
     prefix = _line_prefix(text, position)
     found = _last_party(prefix, staff=staff)
     if found is not None:
         return found
     if len(prefix) >= _LINE_CONTEXT:
         return "none", ""
-    for line in _lines_above(text, position - len(prefix), CONTEXT_LINES):
-        found = _last_party(line, staff=False)
+    for i, line in enumerate(_lines_above(text, position - len(prefix), BLOCK_LINES)):
+        if i >= CONTEXT_LINES and not line.strip():
+            break
+        found = _last_party(line, staff=staff)
         if found is not None:
             return found
     return "none", ""

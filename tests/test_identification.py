@@ -287,3 +287,30 @@ def test_the_review_list_says_which_identifiers_were_read_from_which_label(archi
         "no roster match (read name [client], dob [d.o.b.]; set aside as someone else's: "
         "name [emergency contact], dob [emergency contact])"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mernber: NOAH WILSON\nD0B: 10/12/1969",
+        "Cl1ent Narne: Noah Wilson\nBirth Datc: 10/12/1969",
+        "Subscrlber: Noah Wilson   B/D: l0/12/1969",
+        "Rcsident: Wilson, Noah\nBorn: Oct l2, 1969",
+    ],
+)
+def test_labels_as_ocr_misreads_them(text: str) -> None:
+    assert match(text).mrn == NOAH.mrn
+
+
+def test_a_block_about_someone_else_reaches_down_to_its_end() -> None:
+    block = "EMERGENCY CONTACT\nRelationship: wife\nPhone: (555) 010-2233\nAddress: 4 Elm Ct\nCity: Dover\n"
+    text = f"Patient: Noah Wilson\n\n{block}Name: Ella Wilson\nDOB: 02/27/1971"
+    ids = page(text)
+    assert ids.names == (PersonName("WILSON", "NOAH"),) and ids.dobs == ()
+    provider = (
+        "REFERRING PROVIDER\nName: Alan Lee\nNPI: 1234567890\n\nPATIENT\nName: Noah Wilson\nDOB: 10/12/1969"
+    )
+    assert page(provider).names == (PersonName("WILSON", "NOAH"),)
+    assert match(provider).mrn == NOAH.mrn
+    street = "Harbor Clinic\n12 Oak Dr.\nName: Noah Wilson\nDOB: 10/12/1969"  # "Dr." of a street
+    assert match(street).mrn == NOAH.mrn
