@@ -43,7 +43,8 @@ _PATIENT = (
     r"p[ao]t[il1|][ec](?:n|ri)t"  # "Patient", also as OCR misreads it ("Paticnt", "Potient", "Patierit")
 )
 _NAME = r"n[ao](?:m|rn)[ec]"  # "Name", "Narne", "Nome"
-_BIRTH_DATE = r"d[ao]t[ec][ \t]*[o0]f[ \t]*b[il1|]rth|b[il1|]rth[ \t]*d[ao]t[ec]"  # also "Dote of Birth"
+_BIRTH = r"[b8][il1|]rt[hb]"  # "Birth", "Birtb"
+_BIRTH_DATE = rf"d[ao]t[ec][ \t]*[o0]f[ \t]*{_BIRTH}|{_BIRTH}[ \t]*d[ao]t[ec]"  # also "Dote of Birth"
 _NAME_FIX = str.maketrans({"0": "O", "1": "I", "5": "S"})
 # Letters as OCR misreads them in a label word ("Mernber", "Cliemt", "Subscrlber").
 _OCR_LETTERS = {
@@ -199,11 +200,12 @@ _OTHER_NAME_RE = re.compile(
     re.IGNORECASE,
 )
 _LETTER_RE = re.compile(
-    r"(?<![A-Za-z])(?:(?:your|our|my|mutual|the|this)[ \t]+(?:mutual[ \t]+)?patient,?"
-    r"|(?-i:I|We)[ \t]+(?:saw|evaluated|examined|met)|referring|seeing|evaluating)"
-    r"[ \t]+(?:(?:Mr|Mrs|Ms|Miss)\.?[ \t]+)?"
-    r"(?P<value>(?-i:[A-Z][A-Za-z'\-]+)"
-    r"(?:[ \t]+(?-i:[A-Z][A-Za-z'\-]+|[A-Z]\.?|van|von|der|den|de|la|del|da|di|du|le)){1,4})",
+    rf"(?<![A-Za-z])(?:(?:your|our|my|mutual|the|this)[ \t]+(?:mutual[ \t]+)?{_PATIENT},?[ \t]*"
+    r"|(?-i:[Il1|]|We)[ \t]+(?:saw|evaluated|examined|met)[ \t]+"
+    r"|referring[ \t]+|seeing[ \t]+|evaluating[ \t]+)"
+    r"(?:(?:Mr|Mrs|Ms|Miss)\.?[ \t]+)?"  # a name's words, OCR's 0/1/5 for O/I/S too:
+    r"(?P<value>(?-i:[A-Z05][A-Za-z015'\-]+)"
+    r"(?:[ \t]+(?-i:St\.|[A-Z05][A-Za-z015'\-]+|[A-Z]\.?|van|von|der|den|de|la|del|da|di|du|le)){1,4})",
     re.IGNORECASE,
 )
 _STICKER_RE = re.compile(
@@ -254,7 +256,7 @@ _NAME_PREFIXES = frozenset({"mc", "mac", "de", "di", "da", "del", "la", "le", "v
 
 _DOB_LABEL_RE = re.compile(
     rf"(?:(?<![A-Za-z])(?P<label>d\.?[ \t]?[o0]\.?[ \t]?[b8]\.?|d[ \t]*/[ \t]*[o0][ \t]*/[ \t]*[b8]"
-    rf"|{_BIRTH_DATE}|b[il1|]rth[ \t]*dt\.?|b[il1|]rth[ \t]*day|b[ \t]*/[ \t]*d|born(?:[ \t]+on)?)"
+    rf"|{_BIRTH_DATE}|{_BIRTH}[ \t]*dt\.?|{_BIRTH}[ \t]*day|b[ \t]*/[ \t]*d|b[o0a]r(?:n|ri)(?:[ \t]+on)?)"
     r"|(?-i:D[O0][B8]))"
     r"(?![A-Za-z])(?:[ \t]*/[ \t]*age)?[ \t]*[:;#.=\-]?[ \t]*",
     re.IGNORECASE,
@@ -516,21 +518,15 @@ def _find_names(text: str) -> Iterator[_Found]:
         if _COMPOUND_LABEL.search(_line_prefix(text, match.start())[-4:]):
             continue
         kind, party = _name_label_kind(match["label"])
-        if party == "none":
+        if party == "none":  # a plain "Name:": whose, its block says
             party, about = _party_at(text, match.start(), staff=True)
-            if party != "none":
-                kind = about if party != "patient" else kind
+            kind = about if party not in ("none", "patient") else kind
         value = match.group("value")
         if not value.strip():  # a label wrapped at the end of a line: the name is on the next one
             value = _next_line(text, match.end())
         name = parse_name(value)
         if name is not None:
-            found.append(
-                (
-                    match.start(),
-                    _Found(name, "none" if party == "patient" and kind == "name" else party, kind),
-                )
-            )
+            found.append((match.start(), _Found(name, party, kind)))
     for match in _LETTER_RE.finditer(text):
         name = parse_name(match["value"])
         if name is not None:
