@@ -1142,8 +1142,9 @@ def _member_id(rng: random.Random, p: Patient) -> str:
     return ids[0] if ids else f"{rng.choice('WXYZ')}{rng.randrange(10**9):09d}"
 
 
-def evaluate_outside(docs: Sequence[OutsideDoc], roster: Roster, label: str) -> None:
-    """Filing outcomes of the held-out family, per label kind, form, bystander and look-alike."""
+def evaluate_outside(docs: Sequence[OutsideDoc], roster: Roster, label: str, detail: bool = True) -> None:
+    """Filing outcomes of the held-out family; with ``detail``, per form, label kind, other person
+    on the page, roster group and OCR damage, and why documents went to review."""
     overall_in, overall_out, full, with_known = Tally(), Tally(), Tally(), Tally()
     tables: dict[str, dict[str, Tally]] = {
         k: {} for k in ("form", "name label", "dob label", "other person", "roster group", "damage")
@@ -1185,9 +1186,11 @@ def evaluate_outside(docs: Sequence[OutsideDoc], roster: Roster, label: str) -> 
     print(f"  review rate, all documents: {100 * (overall_in.review + overall_out.review) / everyone:.1f}%")
     print(overall_in.line("patients in the roster"))
     print(overall_out.line("patients absent from the roster"))
-    print(with_known.line("naming another roster patient"))
+    print(with_known.line("another roster patient named"))
     for m in misfiles[:20]:
         print(f"    MISFILE {m}")
+    if not detail:
+        return
     for table, rows in tables.items():
         print(f" in-roster documents by {table}:")
         for key in sorted(rows):
@@ -1243,7 +1246,9 @@ def run_outside(args: argparse.Namespace, names: NamePool) -> None:
         archive = Archive.open(load_settings(config))
         try:
             archive.import_patients(roster_patients)
-            evaluate_outside(docs, archive.roster, "held-out family: the same roster in a SQLite archive")
+            evaluate_outside(
+                docs, archive.roster, "held-out family: the same roster in a SQLite archive", detail=False
+            )
         finally:
             archive.close()
 
