@@ -77,6 +77,7 @@ def test_a_letter_and_a_label_sticker_name_the_patient() -> None:
     scanned = "Dear Dr. Amsel,\nWe evaluated Mr. 5ean O'Nei1 (b0rn 8/21/83) at your request; he is well."
     assert match(scanned).mrn == SEAN.mrn
     assert page("The patient was seen today by Sean O'Neil").names == ()  # not a way of naming a patient
+    assert page("Thank you for referring Provider Alan Lee").names == ()  # nor of naming a physician
     sticker = "VAN DER BERG, PIETER J\nMR# 00320002   DOB 11/03/47   M\nACCT 7700122"
     result = match(f"Specimen tube labels\n{sticker}\nCBC, BMP")
     assert result.mrn == PIETER.mrn and "label sticker" in result.read
