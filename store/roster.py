@@ -293,9 +293,15 @@ def import_patients(write_engine: Engine, patients: Iterable[Patient]) -> int:
     Each listed patient's aliases and other identifiers are replaced by those it carries now."""
     total = 0
     with session_scope(write_engine) as session:
+        # nothing to replace while the table is empty (most rosters carry no other identifiers)
+        stored = session.execute(select(_IDS.c.id).limit(1)).first() is not None
         for batch, identifiers, read in _batches(patients, IMPORT_BATCH):
             _upsert(session, batch)
-            _replace_identifiers(session, [row["mrn"] for row in batch], identifiers)
+            if stored:
+                session.execute(_IDS.delete().where(_IDS.c.patient_mrn.in_([row["mrn"] for row in batch])))
+            if identifiers:
+                session.execute(insert(_IDS), identifiers)
+                stored = True
             total += read
     log.info("imported %d roster entries", total)
     return total
@@ -334,12 +340,6 @@ def _identifier_rows(mrn: str, patient: Patient) -> list[dict[str, Any]]:
             ("alias", text), {"patient_mrn": mrn, "kind": "alias", "value": text, "value_norm": text}
         )
     return list(rows.values())
-
-
-def _replace_identifiers(session: Session, mrns: list[str], rows: list[dict[str, Any]]) -> None:
-    session.execute(_IDS.delete().where(_IDS.c.patient_mrn.in_(mrns)))
-    if rows:
-        session.execute(insert(_IDS), rows)
 
 
 def _row(patient: Patient, index: int) -> dict[str, Any]:

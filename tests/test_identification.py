@@ -318,3 +318,15 @@ def test_a_block_about_someone_else_reaches_down_to_its_end() -> None:
     assert match(provider).mrn == NOAH.mrn
     street = "Harbor Clinic\n12 Oak Dr.\nName: Noah Wilson\nDOB: 10/12/1969"  # "Dr." of a street
     assert match(street).mrn == NOAH.mrn
+
+
+def test_a_patient_listed_twice_in_one_import_keeps_the_last_identifiers(
+    archive: Archive, rich_roster: list[Patient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chartclerk.store.roster as store_roster
+
+    monkeypatch.setattr(store_roster, "IMPORT_BATCH", 1)  # each entry its own batch
+    later = dataclasses.replace(rich_roster[0], identifiers=(("account", "55100221"), ("member_id", "MX1")))
+    assert archive.import_patients([rich_roster[0], rich_roster[1], later]) == 3
+    assert archive.roster.by_mrn(later.mrn) == later
+    assert archive.roster.by_identifier("member_id", "MX7710001") == []
