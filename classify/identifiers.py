@@ -208,6 +208,15 @@ _LETTER_RE = re.compile(
     r"(?:[ \t]+(?-i:St\.|[A-Z05][A-Za-z015'\-]+|[A-Z]\.?|van|von|der|den|de|la|del|da|di|du|le)){1,4})",
     re.IGNORECASE,
 )
+# A form asking for the parts in separate fields: "Last Name: SMITH   First Name: JOHN   MI: A".
+_LAST_NAME_RE = re.compile(
+    rf"(?<![A-Za-z])(?:{_PATIENT}{_S}[ \t]*)?(?:last|family|sur)[ \t]*{_NAME}"
+    r"[ \t]*[:;][ \t]*(?P<value>[^\n]*)",
+    re.IGNORECASE,
+)
+_FIRST_NAME_RE = re.compile(
+    rf"(?<![A-Za-z])(?:first|given)[ \t]*{_NAME}[ \t]*[:;][ \t]*(?P<value>[^\n]*)", re.IGNORECASE
+)
 _STICKER_RE = re.compile(
     r"^[ \t]*(?P<value>(?-i:[A-Z][A-Za-z'\-]+(?:[ \t][A-Za-z'\-]+){0,2},[ \t]?[A-Z][A-Za-z'\-]+"
     r"(?:[ \t]+[A-Z][A-Za-z'\-]*\.?)?(?:[ \t]+(?:JR|SR|II|III|IV|Jr|Sr)\.?)?))(?=[ \t]*$|[ \t]{2}|\t)",
@@ -529,6 +538,8 @@ def _find_names(text: str) -> Iterator[_Found]:
         name = parse_name(value)
         if name is not None:
             found.append((match.start(), _Found(name, party, kind)))
+    for match in _LAST_NAME_RE.finditer(text):
+        found.extend(_split_fields(text, match))
     for match in _LETTER_RE.finditer(text):
         name = parse_name(match["value"])
         if name is not None:
@@ -543,6 +554,36 @@ def _find_names(text: str) -> Iterator[_Found]:
             found.append((match.start(), _Found(name, "patient", "label sticker")))
     found.sort(key=lambda item: item[0])
     yield from (f for _, f in found)
+
+
+def _split_fields(text: str, last: re.Match[str]) -> Iterator[tuple[int, _Found]]:
+    """The name of a form with separate Last Name and First Name fields (the first name on the
+    same line after the last, or on the next line), whose its block says."""
+    prefix = _line_prefix(text, last.start())
+    if re.search(r"[A-Za-z]\.? ?$", prefix[-4:]):
+        return  # "Guarantor Last Name:"
+    value = last["value"]
+    first = _FIRST_NAME_RE.search(value)
+    if first is not None:
+        value = value[: first.start()]  # both fields on one line
+    else:
+        first = _FIRST_NAME_RE.match(_next_line(text, last.start()).lstrip())
+    if first is None:
+        return
+    last_words = _name_words(_before_stop(value))
+    first_words = _name_words(_before_stop(first["value"]))
+    if len(last_words) > 3 or not last_words or not first_words or len(first_words) > 3:
+        return
+    party, about = _party_at(text, last.start(), staff=True)
+    name = PersonName(" ".join(last_words), first_words[0], " ".join(first_words[1:]))
+    if len(name.last) < 2 or any(w in _NOT_NAMES for w in (*last_words, *first_words)):
+        return
+    yield last.start(), _Found(name, party, about if party not in ("none", "patient") else "last/first name")
+
+
+def _before_stop(value: str) -> str:
+    stop = _NAME_STOP.search(value)
+    return (value[: stop.start()] if stop else value).strip(" \t,;:.-")
 
 
 def _name_label_kind(label: str) -> tuple[str, Party]:

@@ -330,3 +330,12 @@ def test_a_patient_listed_twice_in_one_import_keeps_the_last_identifiers(
     assert archive.import_patients([rich_roster[0], rich_roster[1], later]) == 3
     assert archive.roster.by_mrn(later.mrn) == later
     assert archive.roster.by_identifier("member_id", "MX7710001") == []
+
+
+def test_a_form_with_separate_last_and_first_name_fields() -> None:
+    assert match("Last Name: WILSON   First Name: NOAH   MI: J\nBirth Date: 10/12/1969").mrn == NOAH.mrn
+    assert match("Patient Last Name: Van der Berg\nFirst Name: Pieter\nDOB: 11/3/1947").mrn == PIETER.mrn
+    spouse = "Patient: Mia Wilson   DOB: 06/19/2012\nSPOUSE / PARENT\n"
+    spouse += "Last Name: Wilson   First Name: Ella\nDOB: 2/27/71"
+    assert match(spouse).mrn == MIA.mrn
+    assert page("Guarantor Last Name: Wilson   First Name: Ella").names == ()
