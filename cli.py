@@ -119,7 +119,8 @@ def patients_import(
 ) -> None:
     """Import or update the roster from a CSV file (ISO dates). Optional columns give other
     identifiers matching uses as it uses the MRN (insurance member IDs, account numbers, MRNs
-    merged into this one) and former names ("LAST, FIRST"); they replace the patient's earlier ones.
+    merged into this one) and former names ("LAST, FIRST"); a patient listed with some has its
+    earlier ones replaced.
 
     Example: chartclerk patients import roster.csv
     """

@@ -290,15 +290,17 @@ def _with_identifiers(conn: Connection, rows: Sequence[Any]) -> list[Patient]:
 
 def import_patients(write_engine: Engine, patients: Iterable[Patient]) -> int:
     """Insert or update (by MRN) every patient, in one transaction. Returns how many were read.
-    Each listed patient's aliases and other identifiers are replaced by those it carries now."""
+    A listed patient carrying aliases or other identifiers has its earlier ones replaced by them;
+    one carrying none keeps its earlier ones (a roster file without those columns erases nothing)."""
     total = 0
     with session_scope(write_engine) as session:
         # nothing to replace while the table is empty (most rosters carry no other identifiers)
         stored = session.execute(select(_IDS.c.id).limit(1)).first() is not None
         for batch, identifiers, read in _batches(patients, IMPORT_BATCH):
             _upsert(session, batch)
-            if stored:
-                session.execute(_IDS.delete().where(_IDS.c.patient_mrn.in_([row["mrn"] for row in batch])))
+            replaced = sorted({row["patient_mrn"] for row in identifiers})
+            if stored and replaced:
+                session.execute(_IDS.delete().where(_IDS.c.patient_mrn.in_(replaced)))
             if identifiers:
                 session.execute(insert(_IDS), identifiers)
                 stored = True

@@ -256,6 +256,9 @@ def test_other_identifiers_in_the_archive_database(archive: Archive, rich_roster
     archive.import_patients([changed])  # a patient listed again: its identifiers are replaced
     assert archive.roster.by_identifier("member_id", "MX7710001") == []
     assert archive.roster.by_identifier("member_id", "mx7719999") == [changed]
+    bare = dataclasses.replace(changed, identifiers=(), first="Irenka")
+    archive.import_patients([bare])  # listed without any: its identifiers are kept
+    assert archive.roster.by_mrn(bare.mrn) == dataclasses.replace(bare, identifiers=changed.identifiers)
 
 
 # --- nicknames --------------------------------------------------------------------------------------
