@@ -1,6 +1,6 @@
 """Benchmark of patient identification: misfiles, auto-file rate, review rate, matching time.
 
-Run from the repository root: ``.venv/bin/python bench/patients.py`` (about 4 minutes on 2
+Run from the repository root: ``.venv/bin/python bench/patients.py`` (5 to 7 minutes on 2
 cores; ``--big 0`` skips the million-patient roster, ``--batches 0`` the real scans,
 ``--family outside`` runs only the held-out family of 0., ``--family earlier`` only 1.-3.).
 
