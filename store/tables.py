@@ -244,7 +244,10 @@ class LoginAttemptRow(Base):
     """One sign-in attempt (migration 0007): lockout counts recent failures per user and per address."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_name_at", "name", "at"), Index("ix_login_attempts_address_at", "address", "at"))
+    __table_args__ = (
+        Index("ix_login_attempts_name_at", "name", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

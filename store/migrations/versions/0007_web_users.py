@@ -1,7 +1,7 @@
 """Web app: users (role, argon2id hash), server-side sessions and sign-in attempts.
 
 Revision ID: 0007
-Revises: 0004 (issue 12; the lead re-chains after 0005 and 0006 land)
+Revises: 0005 (issue 12; the lead re-chains once 0006 lands)
 Create Date: 2026-11-28
 """
 
@@ -12,9 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
