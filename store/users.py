@@ -137,11 +137,18 @@ def one_time_password() -> str:
 class UserStore:
     """Users, sessions and sign-in attempts in the archive database."""
 
-    def __init__(self, engine: Engine, writer: Engine, *, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        writer: Engine,
+        *,
+        clock: Clock = system_clock,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
         self._engine = engine
         self._writer = writer
         self._clock = clock
-        self._hasher = PasswordHasher()
+        self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))  # same cost for unknown names
 
     @property

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -28,6 +29,7 @@ from chartclerk.web.auth import audited_archive, current_session, is_role_check
 from chartclerk.workers import SerialExecutor
 
 PASSWORD = "correct horse battery staple"
+FAST_ARGON2 = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # still argon2id, cheap
 
 
 class FakeClock:
@@ -62,7 +64,7 @@ def site(settings: Settings, tmp_path: Path) -> Iterator[Site]:
         update={"web": settings.web.model_copy(update={"max_upload_mb": 1, "max_failed_logins": 3})}
     )
     clock = FakeClock()
-    app = create_app(settings, clock=clock, make_executor=SerialExecutor)
+    app = create_app(settings, clock=clock, make_executor=SerialExecutor, hasher=FAST_ARGON2)
     state = app.state.web
     ids = build_archive(state.archive, tmp_path / "scans")
     for name, role in (("clara", "clerk"), ("audrey", "auditor"), ("adam", "admin")):
@@ -255,7 +257,9 @@ def test_search_page_json_twin_and_audit(site: Site) -> None:
     assert {h["document_id"] for h in hits} == {site.ids["discharge"], site.ids["progress"]}
     assert set(hits[0]) >= {"document_id", "page", "snippet", "score", "type", "patient_mrn", "source"}
     twin = client.post("/api/search/page", json={"query": "chest pain"}).json()
-    assert [(r["document_id"], r["page"]) for r in twin["results"]] == [(h["document_id"], h["page"]) for h in hits]
+    assert [(r["document_id"], r["page"]) for r in twin["results"]] == [
+        (h["document_id"], h["page"]) for h in hits
+    ]
     scoped = client.post("/api/search", json={"query": "chest", "patient": "4567"}).json()
     assert {h["document_id"] for h in scoped} == {site.ids["progress"]}
     searches = [t for a, t in audit_actions(site, "clara") if a == "search"]
@@ -400,7 +404,8 @@ def test_review_queue_file_to_a_candidate(site: Site) -> None:
         ("patient_mrn", "4567", "clara"),
         ("doc_type", "referral", "clara"),
     }
-    assert ("file", {"documents": [doc], "patient": "4567", "type": "referral"}) in audit_actions(site, "clara")
+    filed = {"documents": [doc], "patient": "4567", "type": "referral"}
+    assert ("file", filed) in audit_actions(site, "clara")
     assert client.get("/api/review").json() == []
 
 
@@ -409,11 +414,12 @@ def test_review_queue_file_to_a_candidate(site: Site) -> None:
 
 def test_uploads_refused_for_type_and_size(site: Site) -> None:
     client = signed_in(site)
-    exe = client.post("/upload", files={"files": ("tool.exe", b"MZ\x90\x00" * 100, "application/octet-stream")})
+    exe = client.post("/upload", files={"files": ("tool.exe", b"MZ\x90\x00" * 100, "application/x-dos")})
     assert exe.status_code == 415 and "not a scan" in exe.text
     fake = client.post("/upload", files={"files": ("scan.pdf", b"<html>not a pdf</html>", "application/pdf")})
     assert fake.status_code == 415 and "not PDF" in fake.text
-    big = client.post("/upload", files={"files": ("big.pdf", b"%PDF-1.4\n" + b"0" * (2 << 20), "application/pdf")})
+    huge = b"%PDF-1.4\n" + b"0" * (2 << 20)
+    big = client.post("/upload", files={"files": ("big.pdf", huge, "application/pdf")})
     assert big.status_code == 413
     assert client.get("/api/uploads").json() == []
 
@@ -421,7 +427,8 @@ def test_uploads_refused_for_type_and_size(site: Site) -> None:
 def test_upload_that_fails_says_why(site: Site, settings: Settings) -> None:
     client = signed_in(site)
     name = "../../etc/broken scan.pdf"
-    response = client.post("/upload", files={"files": (name, b"%PDF-1.4\nthis is not really a PDF", "application/pdf")})
+    broken = b"%PDF-1.4\nthis is not really a PDF"
+    response = client.post("/upload", files={"files": (name, broken, "application/pdf")})
     assert response.status_code == 200
     job = _wait_job(client)
     assert job["status"] == "failed" and job["error"] and job["name"] == "broken scan.pdf"
@@ -469,9 +476,14 @@ def test_admin_adds_a_user_who_must_change_the_one_time_password(site: Site) -> 
     assert newbie.get("/search").headers["location"] == "/password"
     token = csrf(newbie)
     changed = newbie.post(
-        "/password", data={"old": secret.group(1), "new": "a much better secret", "again": "a much better secret",
-                           "csrf_token": token},
-    )  # fmt: skip
+        "/password",
+        data={
+            "old": secret.group(1),
+            "new": "a better secret",
+            "again": "a better secret",
+            "csrf_token": token,
+        },
+    )
     assert changed.headers["location"] == "/"
     assert newbie.get("/search").status_code == 200
     admin.post("/users/newclerk/disable")
@@ -503,3 +515,28 @@ def test_openapi_describes_the_api(site: Site) -> None:
     spec = signed_in(site).get("/api/openapi.json").json()
     assert {"/api/search", "/api/list", "/api/documents/{doc_id}", "/api/review"} <= set(spec["paths"])
     assert json.dumps(spec).count("/login") == 0  # only the API is described
+
+
+def test_users_cli(settings: Settings, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from chartclerk.cli import app
+
+    config = ["--config", str(tmp_path / "config.yaml")]
+    runner = CliRunner()
+    added = runner.invoke(app, [*config, "users", "add", "Maria", "--role", "clerk"])
+    assert added.exit_code == 0, added.output
+    secret = re.search(r"one-time password \(to be changed at first sign-in\): (\S+)", added.output)
+    assert secret is not None and len(secret.group(1)) == 20
+    assert runner.invoke(app, [*config, "users", "add", "maria", "--role", "clerk"]).exit_code != 0
+    listed = runner.invoke(app, [*config, "users", "list", "--json"])
+    assert json.loads(listed.output) == [
+        {"name": "maria", "role": "clerk", "disabled": False, "must_change_password": True,
+         "created_at": json.loads(listed.output)[0]["created_at"]}
+    ]  # fmt: skip
+    assert "disabled maria" in runner.invoke(app, [*config, "users", "disable", "maria"]).output
+    reset = runner.invoke(app, [*config, "users", "reset", "maria"])
+    assert reset.exit_code == 0 and "one-time password for maria" in reset.output
+    with Archive.open(settings) as archive:
+        actions = [e.action for e in archive.audit_log()]
+    assert actions[:3] == ["user add", "user disable", "user reset"]

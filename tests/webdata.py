@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -60,7 +61,7 @@ def draw_page(lines: Sequence[str], *, font_size: int = 22, top: int = 90) -> Dr
                     95.0,
                 )
             )
-            x = right + int(font_size * 0.45)
+            x = int(right) + int(font_size * 0.45)
         y += int(font_size * 1.8)
     return DrawnPage(np.asarray(image, dtype=np.uint8).copy(), tuple(words), "\n".join(lines))
 
@@ -87,9 +88,10 @@ def add_document(
     source_path = folder / f"scan-{n}.pdf"
     data = b"%PDF-1.4 synthetic scan " + str(n).encode() * 100
     source_path.write_bytes(data)
-    source = SourceRecord(source_path, source_path.name, hashlib.sha256(data).hexdigest(), len(data), len(pages))
+    sha = hashlib.sha256(data).hexdigest()
+    source = SourceRecord(source_path, source_path.name, sha, len(data), len(pages))
     archive.store_original(source)
-    status = "filed" if mrn else "review"
+    status: Literal["filed", "review"] = "filed" if mrn else "review"
     record = DocumentRecord(
         source=source,
         source_pages=(1, len(pages)),
@@ -127,20 +129,33 @@ def build_archive(archive: Archive, folder: Path) -> dict[str, int]:
             mrn="00012345",
         ),
         "lab": add_document(
-            archive, folder, [["LABORATORY REPORT", "Hemoglobin 13.2 g/dL", "Potassium normal."]],
-            mrn="00012345", doc_type="lab_report",
+            archive,
+            folder,
+            [["LABORATORY REPORT", "Hemoglobin 13.2 g/dL", "Potassium normal."]],
+            mrn="00012345",
+            doc_type="lab_report",
         ),  # fmt: skip
         "progress": add_document(
-            archive, folder, [["PROGRESS NOTE", "James Okafor seen for cough.", "No chest pain today."]],
-            mrn="4567", doc_type="progress_note",
+            archive,
+            folder,
+            [["PROGRESS NOTE", "James Okafor seen for cough.", "No chest pain today."]],
+            mrn="4567",
+            doc_type="progress_note",
         ),  # fmt: skip
         "review": add_document(
-            archive, folder, [["CONSULTATION", "Okafor referred for nephrology review."]],
-            mrn=None, doc_type="consult_note", candidates=(("4567", 0.72), ("889900", 0.70)),
+            archive,
+            folder,
+            [["CONSULTATION", "Okafor referred for nephrology review."]],
+            mrn=None,
+            doc_type="consult_note",
+            candidates=(("4567", 0.72), ("889900", 0.70)),
         ),  # fmt: skip
         "hostile": add_document(
-            archive, folder, [["NOTE <script>alert(1)</script>", "pleurisy <img src=x onerror=alert(2)>"]],
-            mrn="4567", doc_type="other",
+            archive,
+            folder,
+            [["NOTE <script>alert(1)</script>", "pleurisy <img src=x onerror=alert(2)>"]],
+            mrn="4567",
+            doc_type="other",
         ),  # fmt: skip
     }
     return ids

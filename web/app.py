@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from argon2 import PasswordHasher
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -81,9 +82,11 @@ def create_app(
     clock: Clock = system_clock,
     secure: bool | None = None,
     make_executor: Callable[[], Executor] | None = None,
+    hasher: PasswordHasher | None = None,
 ) -> FastAPI:
     """The app over the archive of ``settings``. ``secure``: serve Secure cookies (TLS); default
-    ``settings.web.secure_cookies`` or False. ``clock`` and ``make_executor`` are for tests."""
+    ``settings.web.secure_cookies`` or False. ``clock``, ``make_executor`` and ``hasher`` (cheaper
+    argon2id parameters) are for tests."""
     from chartclerk.store.db import write_engine
     from chartclerk.web import api, pages
 
@@ -124,7 +127,7 @@ def create_app(
     app.state.web = WebState(
         settings=settings,
         archive=archive,
-        users=UserStore(archive.engine, write_engine(archive.engine), clock=clock),
+        users=UserStore(archive.engine, write_engine(archive.engine), clock=clock, hasher=hasher),
         policy=policy,
         images=PageImages(settings.archive / "cache" / "pages", web, settings.ingest),
         uploads=Uploads(settings, make_executor or _default_executor(settings)),

@@ -73,6 +73,7 @@ class PageImages:
             return self._locks.setdefault(key, threading.Lock())
 
     def _make(self, files: DocumentFiles, number: int, size: Size, path: Path) -> None:
+        picture: Image.Image
         if size == "thumb":
             screen = self.image(files, number, "screen").path
             with Image.open(screen) as img:
