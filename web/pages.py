@@ -333,7 +333,8 @@ def upload(
         except InputFileError as e:
             errors.append(f"{_short(item.filename)}: {e.message}")
     jobs = [j.as_dict() for j in state.uploads.jobs(session.user.name)]
-    status = 415 if errors and len(errors) == len(files) else 200
+    # htmx swaps only 2xx answers: the partial says what was refused; a plain form gets 415.
+    status = 415 if errors and len(errors) == len(files) and not _htmx(request) else 200
     template = "partials/jobs.html" if _htmx(request) else "upload.html"
     return render(request, template, {"jobs": jobs, "errors": errors}, status=status)
 

@@ -12,10 +12,12 @@ the documents.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import queue
 import re
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -134,14 +136,18 @@ class Uploads:
         if not self.staging.is_dir():
             self.staging.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.staging.chmod(0o700)
-        path = self.staging / f"{job.id:06d}-{name}"
+        folder = self.staging / f"{job.id:06d}-{secrets.token_hex(4)}"  # the file keeps its own name
+        path = folder / name
         try:
+            folder.mkdir(mode=0o700)
             with path.open("xb") as out:
                 while chunk := data.read(1 << 20):
                     out.write(chunk)
             path.chmod(0o600)
         except OSError as e:
             path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
             raise ArchiveError(f"cannot stage the upload: {e.strerror or e}") from e
         with self._lock:
             self._jobs[job.id] = job
@@ -189,6 +195,9 @@ class Uploads:
             except Exception as e:  # noqa: BLE001 - one bad upload never stops the queue
                 log.exception("upload %d crashed", job_id)
                 self._update(job_id, status="failed", error=f"internal error ({type(e).__name__})")
+            finally:
+                with contextlib.suppress(OSError):  # empty now: archived files are removed, failed ones moved
+                    path.parent.rmdir()
             log.info("upload %d done", job_id)
 
     def close(self) -> None:
