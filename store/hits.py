@@ -3,8 +3,8 @@
 The search (chartclerk.store.search) finds pages with FTS5's porter-stemmed tokens; here the
 same query is split the same way (``fts_terms``) and compared with each page's OCR words
 (``Archive.page_words``), token by token: letters and digits only, case-folded, and reduced by
-a light suffix stemmer (-s, -es, -ed, -ing, -ly) so "fractures" finds "fracture" and
-"admitted" finds "admit". A phrase matches consecutive tokens. Where the light stemmer and
+a light suffix stemmer (-s, -es, -ed, -ing, -ly, a final -e) so "fractures" finds "fracture"
+and "admitted" finds "admit". A phrase matches consecutive tokens. Where the light stemmer and
 porter disagree (rare) a box may be missing; the page is still listed as a hit.
 """
 
@@ -44,6 +44,9 @@ def stem(token: str) -> str:
             break
     # "admitted" -> "admitt" -> "admit": a doubled final consonant left by -ed/-ing
     if len(token) >= 4 and token[-1] == token[-2] and token[-1] not in "aeiouls":
+        token = token[:-1]
+    # "fracture" and "fractures" -> "fractur", as porter has them
+    if len(token) >= 4 and token.endswith("e"):
         token = token[:-1]
     return token
 

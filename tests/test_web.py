@@ -540,3 +540,30 @@ def test_users_cli(settings: Settings, tmp_path: Path) -> None:
     with Archive.open(settings) as archive:
         actions = [e.action for e in archive.audit_log()]
     assert actions[:3] == ["user add", "user disable", "user reset"]
+
+
+def test_hit_boxes_follow_the_search_terms() -> None:
+    from chartclerk.store.hits import hit_boxes
+    from chartclerk.store.models import WordBox
+
+    words = tuple(
+        WordBox(t, i / 10, 0.1, 0.05, 0.02)
+        for i, t in enumerate(["Chest", "pain,", "no", "fractures;", "patient", "admitted.", "pain", "chest"])
+    )
+    assert [b.word for b in hit_boxes(words, '"chest pain"')] == [0, 1]  # a phrase: consecutive only
+    assert [b.word for b in hit_boxes(words, "chest pain")] == [0, 1, 6, 7]
+    assert [b.word for b in hit_boxes(words, "fracture admit")] == [3, 5]  # stems
+    assert [b.term for b in hit_boxes(words, "pain chest")] == [1, 0, 0, 1]
+    assert hit_boxes(words, "<script>") == [] and hit_boxes(words, '"" ()') == []
+
+
+def test_behind_tls_cookies_are_secure_and_host_only(settings: Settings) -> None:
+    app = create_app(settings, secure=True, hasher=FAST_ARGON2)
+    app.state.web.users.add("tls", "clerk", PASSWORD)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        page = client.get("/login")
+        assert "__Host-chartclerk-login" in page.cookies
+        response = sign_in(client, "tls")
+        cookie = response.headers["set-cookie"]
+        assert cookie.startswith("__Host-chartclerk=") and "Secure" in cookie and "HttpOnly" in cookie
+        assert "strict-transport-security" in response.headers
