@@ -30,22 +30,18 @@ import re
 import shutil
 import sqlite3
 import statistics
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
 
-import search as search_bench  # noqa: E402 - bench/search.py, the archive builder
-from argon2 import PasswordHasher  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-
-from chartclerk.settings import load_settings  # noqa: E402
-from chartclerk.store import Archive  # noqa: E402
-from chartclerk.tests.webdata import add_document  # noqa: E402
-from chartclerk.web import create_app  # noqa: E402
+from chartclerk.bench import search as search_bench  # the archive builder of bench/search.py
+from chartclerk.settings import load_settings
+from chartclerk.store import Archive
+from chartclerk.tests.webdata import add_document
+from chartclerk.web import create_app
 
 PASSWORD = "benchmark password 1"
 REAL_DOCS = 20
@@ -59,7 +55,8 @@ class _Times(logging.Handler):
         self.last: float | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.last = float(record.args[-1])  # type: ignore[index]  # "%s %s %d %.1f ms"
+        args = record.args if isinstance(record.args, tuple) else ()
+        self.last = float(str(args[-1]))  # "%s %s %d %.1f ms": the last is the time
 
 
 def percentiles(samples: list[float]) -> str:
@@ -101,9 +98,8 @@ def main() -> None:
                 "SELECT id FROM documents WHERE match_reason != 'bench' ORDER BY id")]  # fmt: skip
     with sqlite3.connect(db) as con:
         pages = con.execute("SELECT count(*) FROM pages").fetchone()[0]
-    print(
-        f"{pages:,} pages ({len(real)} real documents of 5 pages); database {db.stat().st_size / 2**30:.2f} GiB"
-    )
+    size = db.stat().st_size / 2**30
+    print(f"{pages:,} pages ({len(real)} real documents of 5 pages); database {size:.2f} GiB")
 
     times = _Times()
     access = logging.getLogger("chartclerk.web.access")

@@ -257,7 +257,8 @@ def test_search_viewer_hit_boxes_chart_review_and_audit(page: Any, server: Serve
     page.click("text=Review queue")
     page.wait_for_selector("section.review-item")
     review = server.ids["review"]
-    wait_until(page, "[...document.querySelectorAll('section.review-item img')].every(i => i.complete && i.naturalWidth)")
+    thumbs = "[...document.querySelectorAll('section.review-item img')]"
+    wait_until(page, f"{thumbs}.every(i => i.complete && i.naturalWidth)")
     screenshot(page, server, "review.png")
     page.locator(f"#item-{review} button.file-to").first.click()
     page.wait_for_selector("#message")
