@@ -7,7 +7,7 @@ document, 10,000 patients, 150 words a page, Zipf vocabulary), then adds 20 real
 5 pages each (a drawn page image in a real searchable PDF, ~200 words a page with their word
 boxes, as the pipeline stores them) for the viewer and the page images, which the bulk-built
 rows do not have. The words of the real documents are another family than the tests' pages
-(bench/search.py's vocabulary, 28 lines of 8 words, another font size and margin).
+(bench/search.py's vocabulary, 28 lines of 8 words, Liberation Serif at another size and margin).
 
 It then serves the app in this process (FastAPI's ASGI app called through its test client,
 middleware, routing, sign-in check, templates and audit writes included) and prints p50/p95
@@ -69,7 +69,19 @@ def add_real_documents(archive: Archive, folder: Path, rng: random.Random) -> li
     mrns = [f"{10_000_000 + rng.randrange(10_000)}" for _ in range(REAL_DOCS)]
     for i in range(REAL_DOCS):
         pages = [[" ".join(rng.choices(search_bench.WORDS, k=8)) for _ in range(28)] for _ in range(5)]
-        ids.append(add_document(archive, folder, pages, mrn=mrns[i], doc_type="discharge_summary"))
+        ids.append(
+            add_document(
+                archive,
+                folder,
+                pages,
+                mrn=mrns[i],
+                doc_type="discharge_summary",
+                font="LiberationSerif",
+                font_size=17,
+                top=60,
+                left=60,
+            )  # fmt: skip
+        )
     return ids
 
 
@@ -138,7 +150,7 @@ def main() -> None:
             results["search page, one word + patient"].append(ms)
         timed("POST", "/search", data={"q": "patient"})  # the viewer draws this search's hits
         results["viewer page (5 pages, hit boxes)"] = [
-            timed("GET", f"/documents/{rng.choice(real)}")[0] for _ in range(n)
+            timed("GET", f"/documents/{rng.choice(real)}?hits=1")[0] for _ in range(n)
         ]
         first = []
         targets = [(d, p) for d in real for p in range(1, 6)]

@@ -294,15 +294,17 @@ def test_viewer_draws_the_hits_on_the_search_words(site: Site) -> None:
     client = signed_in(site)
     client.post("/search", data={"q": "chest pain"})
     doc = site.ids["discharge"]
-    data = client.get(f"/api/documents/{doc}/view").json()
+    assert all(not p["hits"] for p in client.get(f"/api/documents/{doc}/view").json()["document"]["pages"])
+    data = client.get(f"/api/documents/{doc}/view?hits=1").json()
     words = {p: site.archive.page_words(doc, p) for p in (1, 2)}
     for page in data["document"]["pages"]:
         expected = [w for w in words[page["number"]] if w.text.lower().strip(".") in ("chest", "pain")]
         got = [(h["left"], h["top"], h["width"], h["height"]) for h in page["hits"]]
         assert got == [(w.left, w.top, w.width, w.height) for w in expected]
         assert len(got) == 2
-    html = client.get(f"/documents/{doc}")
+    html = client.get(f"/documents/{doc}?hits=1")
     assert html.text.count('class="hit"') == 4 and "4 hits" in html.text
+    assert 'class="hit"' not in client.get(f"/documents/{doc}").text  # opened from elsewhere: no boxes
     assert "chest pain" not in html.url.path and "/documents/" in str(html.url)
     assert ("show", {"documents": [doc], "text": True}) in audit_actions(site, "clara")
 

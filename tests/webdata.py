@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -39,24 +39,26 @@ class DrawnPage:
     text: str
 
 
-def draw_page(lines: Sequence[str], *, font_size: int = 22, top: int = 90) -> DrawnPage:
+def draw_page(
+    lines: Sequence[str], *, font: str = "DejaVuSans", font_size: int = 22, top: int = 90, left: int = 80
+) -> DrawnPage:
     """A page image with these lines of text, and each word's measured box."""
-    font = ImageFont.truetype(str(FONTS["DejaVuSans"][0]), font_size)
+    face = ImageFont.truetype(str(FONTS[font][0]), font_size)
     image = Image.new("L", SIZE, 255)
     draw = ImageDraw.Draw(image)
     words: list[WordBox] = []
     y = top
     for line in lines:
-        x = 80
+        x = left
         for word in line.split():
-            left, upper, right, lower = draw.textbbox((x, y), word, font=font)
-            draw.text((x, y), word, font=font, fill=0)
+            x0, upper, right, lower = draw.textbbox((x, y), word, font=face)
+            draw.text((x, y), word, font=face, fill=0)
             words.append(
                 WordBox(
                     word,
-                    left / SIZE[0],
+                    x0 / SIZE[0],
                     upper / SIZE[1],
-                    (right - left) / SIZE[0],
+                    (right - x0) / SIZE[0],
                     (lower - upper) / SIZE[1],
                     95.0,
                 )
@@ -75,11 +77,13 @@ def add_document(
     doc_type: str = "discharge_summary",
     candidates: tuple[tuple[str, float], ...] = (),
     review_reason: str | None = None,
+    **drawing: Any,
 ) -> int:
-    """Archive one document (its own source file) whose pages show these lines; returns its id."""
+    """Archive one document (its own source file) whose pages show these lines (drawn by
+    ``draw_page(lines, **drawing)``); returns its id."""
     folder.mkdir(parents=True, exist_ok=True)
     n = len(list(folder.glob("scan-*.pdf")))
-    drawn = [draw_page(lines) for lines in pages]
+    drawn = [draw_page(lines, **drawing) for lines in pages]
     page_files = []
     for i, page in enumerate(drawn, start=1):
         path = folder / f"page-{n}-{i}.pdf"

@@ -145,10 +145,10 @@ def show(archive: ArchiveDep, doc_id: str) -> dict[str, Any]:
 
 
 @clerk.get("/documents/{doc_id}/view")
-def viewer(archive: ArchiveDep, session: SessionDep, doc_id: str) -> dict[str, Any]:
-    """The viewer's data: the document, its history, its patient and the session's last search's
-    hit boxes per page (fractions of the page)."""
-    return document_view(archive, parse_id(doc_id), session.last_query)
+def viewer(archive: ArchiveDep, session: SessionDep, doc_id: str, hits: bool = False) -> dict[str, Any]:
+    """The viewer's data: the document, its history, its patient and (``hits=true``) the boxes of
+    the session's last search's words per page (fractions of the page)."""
+    return document_view(archive, parse_id(doc_id), session.last_query if hits else None)
 
 
 @clerk.post("/chart")

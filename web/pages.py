@@ -201,8 +201,11 @@ def search(
 
 
 @clerk.get("/documents/{doc_id}")
-def viewer(request: Request, archive: ArchiveDep, session: SessionDep, doc_id: str) -> Response:
-    data = document_view(archive, parse_id(doc_id), session.last_query)
+def viewer(
+    request: Request, archive: ArchiveDep, session: SessionDep, doc_id: str, hits: bool = False
+) -> Response:
+    """``?hits=1`` (links from search results): draw the session's last search on the pages."""
+    data = document_view(archive, parse_id(doc_id), session.last_query if hits else None)
     return render(request, "document.html", data)
 
 
