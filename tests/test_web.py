@@ -569,3 +569,25 @@ def test_behind_tls_cookies_are_secure_and_host_only(settings: Settings) -> None
         cookie = response.headers["set-cookie"]
         assert cookie.startswith("__Host-chartclerk=") and "Secure" in cookie and "HttpOnly" in cookie
         assert "strict-transport-security" in response.headers
+
+
+def test_errors_reach_htmx_as_partials_and_chunked_uploads_are_bounded(site: Site) -> None:
+    client = signed_in(site)
+    bad = client.post("/search", data={"q": "chest", "from": "yesterday"}, headers={"HX-Request": "true"})
+    assert bad.status_code == 400 and "<html" not in bad.text and "dates are YYYY-MM-DD" in bad.text
+    no_patient = client.post(f"/review/{site.ids['review']}/file", data={"type": "referral"})
+    assert no_patient.status_code == 400 and "give an MRN" in no_patient.text
+
+    def chunks() -> Iterator[bytes]:
+        boundary = b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.pdf"\r\n\r\n%PDF-'
+        yield boundary
+        for _ in range(3):
+            yield b"0" * (1 << 20)  # no Content-Length: counted as it comes, refused past the limit
+        yield b"\r\n--x--\r\n"
+
+    big = client.post(
+        "/upload", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=x"}
+    )
+    assert big.status_code == 413
+    static = client.get("/static/app.css")
+    assert static.headers["cache-control"] == "no-cache" and static.headers.get("etag")

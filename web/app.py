@@ -155,9 +155,10 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
     state: WebState = request.app.state.web
     # A 404 page is the same whatever was asked and whoever asked (nothing told by its shape).
     session = None if status == 404 else getattr(request.state, "session", None)
+    partial = request.headers.get("hx-request") == "true"  # htmx swaps it where the answer goes
     return state.templates.TemplateResponse(
         request,
-        "error.html",
+        "partials/error.html" if partial else "error.html",
         {"title": title, "message": message, "session": session},
         status_code=status,
     )
@@ -270,7 +271,9 @@ class SecurityMiddleware:
                 names = {k.lower() for k, _ in headers}
                 headers.extend(self.headers)
                 if b"cache-control" not in names:
-                    headers.append((b"cache-control", b"no-store"))
+                    # static files: revalidated (ETag) before use; everything else may hold PHI
+                    static = scope["path"].startswith("/static/")
+                    headers.append((b"cache-control", b"no-cache" if static else b"no-store"))
                 message = {**message, "headers": headers}
             await send(message)
 
