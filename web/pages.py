@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from chartclerk.classify import DOC_TYPES, LOINC
+from chartclerk.classify import DOC_TYPES, LOINC, read_roster_csv
 from chartclerk.errors import ArchiveError, InputFileError, NotFoundError
 from chartclerk.store.lookup import find_patients
 from chartclerk.store.users import ROLES, LoginRefused, WebSession
@@ -26,6 +28,7 @@ from chartclerk.web.auth import (
     session_token,
     web_state,
 )
+from chartclerk.web.uploads import safe_name
 from chartclerk.web.views import (
     SearchForm,
     audit_view,
@@ -245,12 +248,12 @@ def download(archive: ArchiveDep, doc_id: str, kind: str) -> Response:
     path = files.pdf if kind == "pdf" else files.original
     archive.record_access("download", {"documents": [files.id], "file": kind}, [files.patient_mrn])
     name = f"document-{files.id}.pdf" if kind == "pdf" else f"document-{files.id}-original{path.suffix}"
-    kinds = {".pdf": "application/pdf", ".tif": "image/tiff", ".tiff": "image/tiff", ".png": "image/png"}
-    media = kinds.get(
-        path.suffix.lower(),
-        "image/jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "application/octet-stream",
-    )
+    media = _MEDIA.get(path.suffix.lower(), "application/octet-stream")
     return FileResponse(path, media_type=media, filename=name)
+
+
+_MEDIA = {".pdf": "application/pdf", ".tif": "image/tiff", ".tiff": "image/tiff", ".png": "image/png",
+          ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}  # fmt: skip
 
 
 # -- patient chart --------------------------------------------------------------------------------
@@ -343,8 +346,6 @@ def upload(
 
 
 def _short(name: str | None) -> str:
-    from chartclerk.web.uploads import safe_name
-
     return safe_name(name or "")
 
 
@@ -445,11 +446,6 @@ def roster_page(request: Request, archive: ArchiveDep) -> Response:
 
 @admin.post("/roster")
 def roster_import(request: Request, archive: ArchiveDep, roster: Annotated[UploadFile, File()]) -> Response:
-    import tempfile
-    from pathlib import Path
-
-    from chartclerk.classify import read_roster_csv
-
     with tempfile.TemporaryDirectory(dir=archive.tmp_dir) as tmp:
         path = Path(tmp) / "roster.csv"
         with path.open("wb") as out:
