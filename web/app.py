@@ -308,7 +308,9 @@ def serve(settings: Settings, host: str, port: int, certfile: Path | None, keyfi
 
     secure = certfile is not None if settings.web.secure_cookies is None else settings.web.secure_cookies
     app = create_app(settings, secure=secure)
-    config: dict[str, Any] = {"host": host, "port": port, "access_log": False, "log_config": None}
+    config: dict[str, Any] = {
+        "host": host, "port": port, "access_log": False, "log_config": None, "server_header": False,
+    }  # fmt: skip
     if certfile is not None:
         config.update(ssl_certfile=str(certfile), ssl_keyfile=str(keyfile) if keyfile else None)
     uvicorn.run(app, **config)
