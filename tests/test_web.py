@@ -323,6 +323,9 @@ def test_page_images_cached_with_validators_and_audited(site: Site) -> None:
     thumb = client.get(f"/documents/{doc}/pages/2/thumb")
     with Image.open(io.BytesIO(thumb.content)) as img:
         assert img.width == 160
+    cache = site.archive.root / "cache"
+    modes = {oct(p.stat().st_mode & 0o777) for p in [cache, *cache.rglob("*")]}
+    assert modes <= {"0o700", "0o600"}, modes  # page images are PHI: private like the archive
     images = [t for a, t in audit_actions(site, "clara") if a == "page image"]
     assert [(t["page"], t["size"]) for t in images] == [(1, "screen"), (1, "screen"), (2, "thumb")]
     pdf = client.get(f"/documents/{doc}/download/pdf")

@@ -84,7 +84,8 @@ class PageImages:
         width = self._settings.page_image_width if size == "screen" else self._settings.thumbnail_width
         height = max(1, round(picture.height * width / picture.width))
         scaled = picture.resize((width, height), Image.Resampling.LANCZOS)
-        _private_dir(path.parent)
+        for folder in (self._cache.parent, self._cache, path.parent):  # cache/, cache/pages/, cache/pages/ab/
+            _private_dir(folder)
         fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".page.", suffix=".webp")
         try:
             with os.fdopen(fd, "wb") as out:
