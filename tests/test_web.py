@@ -427,6 +427,8 @@ def test_uploads_refused_for_type_and_size(site: Site) -> None:
     big = client.post("/upload", files={"files": ("big.pdf", huge, "application/pdf")})
     assert big.status_code == 413
     assert client.get("/api/uploads").json() == []
+    twin = client.post("/api/uploads", files=[("files", ("a.gif", b"GIF89a", "image/gif"))]).json()
+    assert twin == {"queued": [], "refused": ["a.gif: not a scan: upload PDF, TIFF, PNG or JPEG files"]}
 
 
 def test_upload_that_fails_says_why(site: Site, settings: Settings) -> None:
@@ -491,6 +493,7 @@ def test_admin_adds_a_user_who_must_change_the_one_time_password(site: Site) -> 
     )
     assert changed.headers["location"] == "/"
     assert newbie.get("/search").status_code == 200
+    assert {u["name"]: u["must_change_password"] for u in admin.get("/api/users").json()}["newclerk"] is False
     admin.post("/users/newclerk/disable")
     assert newbie.get("/search").status_code == 303  # disabled: the session ended
 
@@ -498,8 +501,10 @@ def test_admin_adds_a_user_who_must_change_the_one_time_password(site: Site) -> 
 def test_roster_import_by_admin(site: Site) -> None:
     admin = signed_in(site, "adam")
     csv = "mrn,last,first,dob,sex\n777001,Quinn,Ada,1990-04-05,F\nbad,row\n"
+    before = admin.get("/api/roster").json()["patients"]
     page = admin.post("/roster", files={"roster": ("roster.csv", csv.encode(), "text/csv")})
     assert "Imported 1 patients, skipped 1 rows" in page.text
+    assert admin.get("/api/roster").json()["patients"] == before + 1
     assert site.archive.roster.by_mrn("777001") is not None
 
 

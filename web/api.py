@@ -6,9 +6,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from chartclerk.classify import LOINC
@@ -22,6 +22,7 @@ from chartclerk.web.auth import (
     session_token,
     web_state,
 )
+from chartclerk.web.uploads import queue_uploads
 from chartclerk.web.views import (
     SearchForm,
     audit_view,
@@ -183,6 +184,16 @@ def uploads(request: Request, session: SessionDep) -> list[dict[str, Any]]:
     return [j.as_dict() for j in web_state(request).uploads.jobs(session.user.name)]
 
 
+@clerk.post("/uploads")
+def upload(
+    request: Request, archive: ArchiveDep, session: SessionDep, files: Annotated[list[UploadFile], File()]
+) -> dict[str, Any]:
+    """The upload page's twin: queue scans for the inbox pipeline; refused files with why."""
+    state = web_state(request)
+    jobs, refused = queue_uploads(state, archive, session.user.name, files)
+    return {"queued": [j.as_dict() for j in jobs], "refused": refused}
+
+
 @auditor.post("/audit")
 def audit(archive: ArchiveDep, body: AuditBody) -> dict[str, Any]:
     """Audit entries (newest first) and whether the chain verifies."""
@@ -198,4 +209,11 @@ def audit(archive: ArchiveDep, body: AuditBody) -> dict[str, Any]:
 
 @admin.get("/users")
 def users(request: Request) -> list[dict[str, Any]]:
+    """`chartclerk users list --json`."""
     return [u.as_dict() for u in web_state(request).users.list()]
+
+
+@admin.get("/roster")
+def roster(archive: ArchiveDep) -> dict[str, Any]:
+    """The roster import page's twin: how many patients the roster holds."""
+    return {"patients": archive.patient_count()}

@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from chartclerk.classify import DOC_TYPES, LOINC, read_roster_csv
-from chartclerk.errors import ArchiveError, InputFileError, NotFoundError
+from chartclerk.errors import ArchiveError, NotFoundError
 from chartclerk.store.lookup import find_patients
 from chartclerk.store.users import ROLES, LoginRefused, WebSession
 from chartclerk.web.auth import (
@@ -28,7 +28,7 @@ from chartclerk.web.auth import (
     session_token,
     web_state,
 )
-from chartclerk.web.uploads import safe_name
+from chartclerk.web.uploads import queue_uploads
 from chartclerk.web.views import (
     SearchForm,
     audit_view,
@@ -326,27 +326,11 @@ def upload(
     files: Annotated[list[UploadFile], File()],
 ) -> Response:
     state = web_state(request)
-    limit = state.settings.web.max_upload_mb * 1024 * 1024
-    errors: list[str] = []
-    for item in files[:20]:
-        size = item.size if item.size is not None else 0
-        try:
-            if size > limit:
-                raise InputFileError(f"larger than {state.settings.web.max_upload_mb} MB")
-            if size == 0:
-                raise InputFileError("empty file")
-            state.uploads.submit(archive, session.user.name, item.filename or "", item.file, size)
-        except InputFileError as e:
-            errors.append(f"{_short(item.filename)}: {e.message}")
+    _, errors = queue_uploads(state, archive, session.user.name, files)
     jobs = [j.as_dict() for j in state.uploads.jobs(session.user.name)]
-    # htmx swaps only 2xx answers: the partial says what was refused; a plain form gets 415.
-    status = 415 if errors and len(errors) == len(files) and not _htmx(request) else 200
+    status = 415 if errors and len(errors) == len(files) else 200  # nothing taken
     template = "partials/jobs.html" if _htmx(request) else "upload.html"
     return render(request, template, {"jobs": jobs, "errors": errors}, status=status)
-
-
-def _short(name: str | None) -> str:
-    return safe_name(name or "")
 
 
 @clerk.get("/upload/jobs")

@@ -24,13 +24,18 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+
+from fastapi import UploadFile
 
 from chartclerk.errors import ArchiveError, ChartclerkError, InputFileError
 from chartclerk.settings import Settings
 from chartclerk.store import Archive
 
-__all__ = ["UploadJob", "Uploads", "check_upload", "safe_name"]
+if TYPE_CHECKING:
+    from chartclerk.web.app import WebState
+
+__all__ = ["UploadJob", "Uploads", "check_upload", "queue_uploads", "safe_name"]
 
 log = logging.getLogger(__name__)
 
@@ -206,3 +211,29 @@ class Uploads:
             self._thread.join(timeout=30)
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+MAX_FILES = 20  # files taken from one upload request
+
+
+def queue_uploads(
+    state: WebState, archive: Archive, user: str, files: list[UploadFile]
+) -> tuple[list[UploadJob], list[str]]:
+    """Queue each acceptable file of an upload request; the others as "name: why"."""
+    limit = state.settings.web.max_upload_mb * 1024 * 1024
+    jobs: list[UploadJob] = []
+    refused: list[str] = []
+    for item in files[:MAX_FILES]:
+        size = item.size if item.size is not None else 0
+        try:
+            if size > limit:
+                raise InputFileError(f"larger than {state.settings.web.max_upload_mb} MB")
+            if size == 0:
+                raise InputFileError("empty file")
+            jobs.append(state.uploads.submit(archive, user, item.filename or "", item.file, size))
+        except InputFileError as e:
+            refused.append(f"{safe_name(item.filename or '')}: {e.message}")
+    refused.extend(
+        f"{safe_name(f.filename or '')}: more than {MAX_FILES} files at once" for f in files[MAX_FILES:]
+    )
+    return jobs, refused
