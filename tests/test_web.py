@@ -494,6 +494,9 @@ def test_admin_adds_a_user_who_must_change_the_one_time_password(site: Site) -> 
     assert changed.headers["location"] == "/"
     assert newbie.get("/search").status_code == 200
     assert {u["name"]: u["must_change_password"] for u in admin.get("/api/users").json()}["newclerk"] is False
+    for trick in ("..%2F..%2Fadam", "%2e%2e", "nobody", "ADAM%00"):
+        assert admin.post(f"/users/{trick}/disable").status_code == 404, trick
+    assert admin.post("/users", data={"name": "<script>x", "role": "clerk"}).status_code == 400
     admin.post("/users/newclerk/disable")
     assert newbie.get("/search").status_code == 303  # disabled: the session ended
 
