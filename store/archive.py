@@ -34,7 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self, cast
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from chartclerk.classify.models import Patient
@@ -319,18 +319,29 @@ class Archive:
     def document_files(self, doc_id: int) -> DocumentFiles:
         """Where a document's searchable PDF and original are, for serving them (the web app).
         Nothing is recorded: the caller audits what it serves."""
-        with session_scope(self._engine) as session:
-            row = _load_document(session, doc_id)
-            return DocumentFiles(
-                id=row.id,
-                pdf=self._root / row.pdf_path,
-                pdf_sha256=row.pdf_sha256,
-                original=self._root / row.source.stored_path,
-                original_name=row.source.name,
-                patient_mrn=row.patient_mrn,
-                pages=len(row.pages),
-                updated_at=row.updated_at,
+        pages = select(func.count()).where(PageRow.document_id == DocumentRow.id).scalar_subquery()
+        query = (
+            select(
+                DocumentRow.id, DocumentRow.pdf_path, DocumentRow.pdf_sha256, DocumentRow.patient_mrn,
+                DocumentRow.updated_at, SourceRow.stored_path, SourceRow.name, pages.label("pages"),
             )
+            .join(SourceRow, SourceRow.sha256 == DocumentRow.source_sha256)
+            .where(DocumentRow.id == doc_id)
+        )  # fmt: skip
+        with session_scope(self._engine) as session:
+            row = session.execute(query).first()  # one indexed row, no page text
+        if row is None:
+            raise NotFoundError(f"document {doc_id} not found")
+        return DocumentFiles(
+            id=row.id,
+            pdf=self._root / row.pdf_path,
+            pdf_sha256=row.pdf_sha256,
+            original=self._root / row.stored_path,
+            original_name=row.name,
+            patient_mrn=row.patient_mrn,
+            pages=int(row.pages),
+            updated_at=row.updated_at,
+        )
 
     def document_summaries(self, doc_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
         """Status, archive date and source pages of these documents (search results' extra

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from chartclerk.classify import DOC_TYPES, LOINC, read_roster_csv
 from chartclerk.errors import ArchiveError, NotFoundError
@@ -213,19 +212,17 @@ def viewer(
 
 
 @clerk.get("/documents/{doc_id}/pages/{number}/{size}")
-async def page_image(request: Request, archive: ArchiveDep, doc_id: str, number: str, size: str) -> Response:
+def page_image(request: Request, archive: ArchiveDep, doc_id: str, number: str, size: str) -> Response:
     if size not in ("screen", "thumb"):
         raise NotFoundError("not found")
     ident, page = parse_id(doc_id), parse_id(number)
-    files = await run_in_threadpool(archive.document_files, ident)
+    files = archive.document_files(ident)
     if page > files.pages:
         raise NotFoundError("not found")
-    state = web_state(request)
-    image = await run_in_threadpool(
-        state.images.image, files, page, "screen" if size == "screen" else "thumb"
+    image = web_state(request).images.image(files, page, "screen" if size == "screen" else "thumb")
+    archive.record_access(
+        "page image", {"documents": [ident], "page": page, "size": size}, [files.patient_mrn]
     )
-    target = {"documents": [ident], "page": page, "size": size}
-    await run_in_threadpool(archive.record_access, "page image", target, [files.patient_mrn])
     headers = {
         "ETag": image.etag,
         "Last-Modified": _http_date(image.mtime),
