@@ -439,6 +439,7 @@ def test_upload_that_fails_says_why(site: Site, settings: Settings) -> None:
     assert response.status_code == 200
     job = _wait_job(client)
     assert job["status"] == "failed" and job["error"] and job["name"] == "broken scan.pdf"
+    assert 'hx-trigger="load delay:1s"' not in client.get("/upload/jobs").text  # done: no more polling
     failed = list(settings.failed_dir.glob("*.error.txt"))
     assert len(failed) == 1  # quarantined like an inbox file, with its reason
     assert ("upload", {"documents": [], "outcome": "failed"}) in audit_actions(site, "clara")
