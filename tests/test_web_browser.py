@@ -253,6 +253,8 @@ def test_search_viewer_hit_boxes_chart_review_and_audit(page: Any, server: Serve
     assert page.inner_text("#chart-mrn") == "00012345"
     assert page.locator("li.doc").count() == 2
     assert "Discharge summary (1)" in page.inner_text("main")
+    wait_until(page, "[...document.querySelectorAll('li.doc img')].every(i => i.complete && i.naturalWidth)")
+    screenshot(page, server, "chart.png")
 
     page.click("text=Review queue")
     page.wait_for_selector("section.review-item")

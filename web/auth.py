@@ -32,14 +32,18 @@ if TYPE_CHECKING:
     from chartclerk.web.app import WebState
 
 __all__ = [
+    "ArchiveDep",
     "CsrfRefused",
     "Forbidden",
     "MustChangePassword",
     "NotSignedIn",
+    "SessionDep",
     "audited_archive",
     "client_address",
     "current_session",
+    "is_role_check",
     "require_role",
+    "session_token",
     "web_state",
 ]
 
