@@ -574,6 +574,16 @@ def serve(
         raise typer.BadParameter("give both --certfile and --keyfile", param_hint="--certfile")
     where = host or settings.web.host
     scheme = "https" if certfile else "http"
+    if (
+        where not in ("127.0.0.1", "::1", "localhost")
+        and certfile is None
+        and not settings.web.secure_cookies
+    ):
+        typer.echo(
+            f"warning: serving plain HTTP on {where}: passwords and records cross the network unencrypted; "
+            "give --certfile/--keyfile or put a TLS proxy in front (README: Web app)",
+            err=True,
+        )
     shown = f"[{where}]" if ":" in where else where
     typer.echo(f"chartclerk web app at {scheme}://{shown}:{port or settings.web.port}/ (Ctrl-C to stop)")
     serve_app(settings, where, port or settings.web.port, certfile, keyfile)
