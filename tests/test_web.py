@@ -601,5 +601,14 @@ def test_errors_reach_htmx_as_partials_and_chunked_uploads_are_bounded(site: Sit
         "/upload", content=chunks(), headers={"Content-Type": "multipart/form-data; boundary=x"}
     )
     assert big.status_code == 413
+    stranger = site.client()  # no session cookie: no large body is even read
+    assert (
+        stranger.post("/upload", content=b"x" * 70_000, headers={"Content-Type": "text/plain"}).status_code
+        == 413
+    )
+    assert (
+        stranger.post("/upload", content=b"x" * 1000, headers={"Content-Type": "text/plain"}).status_code
+        == 303
+    )
     static = client.get("/static/app.css")
     assert static.headers["cache-control"] == "no-cache" and static.headers.get("etag")

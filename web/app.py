@@ -140,7 +140,10 @@ def create_app(
         app.include_router(router)
     _error_handlers(app)
     app.add_middleware(
-        SecurityMiddleware, max_body=web.max_upload_mb * 1024 * 1024 + 65536, secure=app.state.web.secure
+        SecurityMiddleware,
+        max_body=web.max_upload_mb * 1024 * 1024 + 65536,
+        secure=app.state.web.secure,
+        cookie=app.state.web.cookie_name,
     )
     return app
 
@@ -219,6 +222,9 @@ def _error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ChartclerkError, archive_error)
 
 
+_ANONYMOUS_BODY = 64 * 1024  # largest body read from a request without a session cookie
+
+
 class _TooLarge(BaseException):  # noqa: N818 - not an Exception: FastAPI turns those into 400s
     pass
 
@@ -226,11 +232,13 @@ class _TooLarge(BaseException):  # noqa: N818 - not an Exception: FastAPI turns 
 class SecurityMiddleware:
     """Set once for every response: CSP without inline script, no framing, no referrer, no
     sniffing, no caching of PHI (pages set their own validators); refuse bodies over the upload
-    limit (413); log each request as method, path (never the query string), status and time."""
+    limit, or over 64 kB without a session cookie (413); log each request as method, path (never
+    the query string), status and time."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, secure: bool) -> None:
+    def __init__(self, app: ASGIApp, *, max_body: int, secure: bool, cookie: str) -> None:
         self.app = app
         self.max_body = max_body
+        self.cookie = cookie.encode() + b"="
         self.headers: list[tuple[bytes, bytes]] = [
             (b"content-security-policy", CSP.encode()),
             (b"x-frame-options", b"DENY"),
@@ -249,8 +257,13 @@ class SecurityMiddleware:
             return
         start = time.perf_counter()
         status = [0]
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+        headers = dict(scope["headers"])
+        # Without a session cookie only the sign-in form can be meant: no large body is read
+        # (FastAPI reads a body before the sign-in check runs).
+        signed = self.cookie in headers.get(b"cookie", b"")
+        limit = self.max_body if signed else _ANONYMOUS_BODY
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
             await self._too_large(send)
             self._log(scope, 413, start)
             return
@@ -260,7 +273,7 @@ class SecurityMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen[0] += len(message.get("body", b""))
-                if seen[0] > self.max_body:
+                if seen[0] > limit:
                     raise _TooLarge()
             return message
 
