@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import uvicorn
 from argon2 import PasswordHasher
+from playwright.sync_api import sync_playwright
 
 from chartclerk.settings import Settings, load_settings
 from chartclerk.store import Archive
@@ -30,7 +31,6 @@ from chartclerk.tests.scans import FakePatient, render_document, write_png
 from chartclerk.tests.webdata import PATIENTS, build_archive
 from chartclerk.workers import SerialExecutor
 
-playwright_api = pytest.importorskip("playwright.sync_api")  # in the test extra: never skipped in CI
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery staple"
 ARGS = [
@@ -109,7 +109,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
+    with sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield launched
         launched.close()
