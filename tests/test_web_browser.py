@@ -215,6 +215,10 @@ def test_search_viewer_hit_boxes_chart_review_and_audit(page: Any, server: Serve
         page, "[...document.querySelectorAll('li.result img')].every(i => i.complete && i.naturalWidth > 0)"
     )
     screenshot(page, server, "search.png")
+    page.select_option("select[name=type]", "progress_note")  # a filter changed: results follow
+    wait_until(page, "document.querySelectorAll('li.result').length === 1")
+    page.select_option("select[name=type]", "")
+    wait_until(page, "document.querySelectorAll('li.result').length === 3")
 
     doc = server.ids["discharge"]
     page.click(f'li.result[data-document="{doc}"][data-page="1"] a.title')
@@ -270,9 +274,12 @@ def test_search_viewer_hit_boxes_chart_review_and_audit(page: Any, server: Serve
     done = actions(server, "clara")
     kinds = {a for a, _ in done}
     assert {"login", "search", "show", "page image", "list", "review", "file"} <= kinds
-    assert [t["documents"] for a, t in done if a == "search" and t.get("query") == "chest pain"] == [
-        [server.ids["discharge"], server.ids["progress"]]
-    ]  # typed once, searched once (leaving the box does not search again)
+    searches = [
+        (t.get("type"), t["documents"]) for a, t in done if a == "search" and t.get("query") == "chest pain"
+    ]
+    both = [server.ids["discharge"], server.ids["progress"]]
+    assert searches == [(None, both), ("progress_note", [server.ids["progress"]]), (None, both)]
+    # typed once, searched once; each filter change once; leaving the box does not search again
     assert ("show", {"documents": [doc], "text": True}) in done
     assert {t["page"] for a, t in done if a == "page image" and t["documents"] == [doc]} >= {1, 2}
     assert any(a == "list" and t.get("filters") == {"patient": "00012345"} for a, t in done)
