@@ -222,10 +222,12 @@ def _failure(source: SourceFile, pages: int, error: str, archive: Archive) -> Fi
     return FileOutcome(source.path, "failed", pages=pages, error=error)
 
 
-def handle_inbox_file(path: Path, settings: Settings, archive: Archive, executor: Executor) -> FileOutcome:
-    """The watcher's unit of work: archive one inbox file, then remove it from the
-    inbox; on failure move it to the failed folder with a one-line reason."""
-    outcomes = [] if path.is_dir() else ingest_files([path], settings, archive, executor)
+def handle_inbox_file(
+    path: Path, settings: Settings, archive: Archive, executor: Executor, progress: Progress | None = None
+) -> FileOutcome:
+    """The watcher's (and the web upload's) unit of work: archive one inbox file, then remove it
+    from the inbox; on failure move it to the failed folder with a one-line reason."""
+    outcomes = [] if path.is_dir() else ingest_files([path], settings, archive, executor, progress)
     if not outcomes:  # a folder is never taken whole (the watcher walks it), nor followed
         return FileOutcome(path, "failed", error="a folder, not a scan file")
     outcome = outcomes[0]

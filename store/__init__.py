@@ -7,6 +7,7 @@ from chartclerk.store.archive import Archive
 from chartclerk.store.audit import Actor, AuditEntry, ChainReport, current_actor
 from chartclerk.store.models import (
     ArchivedDocument,
+    DocumentFiles,
     DocumentRecord,
     PageRecord,
     SearchHit,
@@ -26,6 +27,7 @@ __all__ = [
     "ArchivedDocument",
     "AuditEntry",
     "ChainReport",
+    "DocumentFiles",
     "DocumentRecord",
     "PageRecord",
     "PdfMetadata",
