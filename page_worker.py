@@ -1,18 +1,46 @@
 """The per-page half of the pipeline: everything done to one page, in a worker
-process. Takes a picklable task and context, returns a frozen outcome."""
+process. Takes a picklable task and context, returns a frozen outcome.
+
+A PDF page is first surveyed (``ingest.survey_pdf_page``, about a millisecond): a page that
+carries its own visible text keeps it, exactly, and is archived as it is (made inert), with
+no rendering and no OCR; a page whose text is another program's invisible OCR layer keeps it
+only when a quick OCR of a band of the page agrees with it; every other page is a scan."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from chartclerk.errors import ChartclerkError
-from chartclerk.ingest import PageTask, is_separator, load_page, read_codes, read_cover
+from chartclerk.ingest import (
+    PageImage,
+    PageSurvey,
+    PageTask,
+    PageText,
+    code_pictures,
+    is_separator,
+    load_page,
+    read_codes,
+    read_cover,
+    read_page_text,
+    survey_pdf_page,
+    text_quality,
+)
 from chartclerk.log import document_context
-from chartclerk.ocr import Word, check_orientation, normalize_resolution, read_page, straighten_page
+from chartclerk.ocr import (
+    Word,
+    check_orientation,
+    layer_agreement,
+    normalize_resolution,
+    read_page,
+    straighten_page,
+)
 from chartclerk.settings import IngestSettings, OcrSettings
-from chartclerk.store import TextSource, WordBox, make_page_pdf
+from chartclerk.store import TextSource, WordBox, keep_pdf_page, make_page_pdf
 from chartclerk.timing import StageTimes, Stopwatch
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +73,15 @@ def process_page(task: PageTask, ctx: PageContext) -> PageOutcome:
     watch = Stopwatch()
     with document_context(f"{task.source.sha256[:12]}:p{task.number}"):
         try:
+            survey = None
+            if task.source.kind == "pdf" and ctx.ingest.digital_text == "use":
+                with watch.lap("survey"):
+                    survey = survey_pdf_page(task.source.path, task.number)
+                if survey.kind == "text":
+                    with watch.lap("file text"):
+                        digital = read_file_page(task, survey, ctx)
+                    if digital is not None:
+                        return replace(digital, times=watch.times())
             with watch.lap("rasterize"):
                 page = load_page(task.source, task.number, ctx.ingest)
             with watch.lap("barcodes"):
@@ -52,6 +89,11 @@ def process_page(task: PageTask, ctx: PageContext) -> PageOutcome:
             cover = read_cover(codes)
             if cover is not None or is_separator(codes, ctx.ingest.separator_code):
                 return PageOutcome(task.number, separator=True, cover_mrn=cover, times=watch.times())
+            if survey is not None and survey.kind == "layer":
+                with watch.lap("text layer check"):
+                    kept = check_text_layer(task, survey, page, ctx)
+                if kept is not None:
+                    return replace(kept, times=watch.times())
             with watch.lap("deskew+orientation"):
                 straight = straighten_page(normalize_resolution(page, ctx.ocr))
             del page  # the scan as read is not needed any more: 8 MB less held while tesseract runs
@@ -97,4 +139,92 @@ def word_boxes(words: tuple[Word, ...], width: int, height: int) -> tuple[WordBo
             round(w.confidence, 1),
         )
         for w in words
+    )
+
+
+# A page's own text is taken only when it reads as language: poppler writes U+FFFD or
+# private-use characters for glyphs without a Unicode mapping, and a scrambled mapping gives
+# words no dictionary knows (born-digital pages measured 0.6-0.9 of their words in the
+# dictionary, medical terms being the misses; scrambled text under 0.1).
+_MAX_UNMAPPED = 0.02
+_MIN_WORDS_TO_JUDGE = 20
+_MIN_IN_DICTIONARY = 0.3
+# Another program's OCR layer is kept when a quick OCR of a band of the page finds at least
+# this share of its confident words in the layer (see ocr/crosscheck.py and the tests).
+_MIN_LAYER_AGREEMENT = 0.85
+
+
+def read_file_page(task: PageTask, survey: PageSurvey, ctx: PageContext) -> PageOutcome | None:
+    """A born-digital page: its codes (from its pictures), the page itself kept as it is and
+    made inert, and its own text and word boxes read from the kept page. None when its text
+    does not read as language (then it is read as a scan)."""
+    if survey.code_pictures:
+        for picture in code_pictures(task.source.path, task.number):
+            codes = read_codes(picture)
+            cover = read_cover(codes)
+            if cover is not None or is_separator(codes, ctx.ingest.separator_code):
+                return PageOutcome(task.number, separator=True, cover_mrn=cover)
+    return _kept_page(task, survey, ctx, judge=True)
+
+
+def check_text_layer(
+    task: PageTask, survey: PageSurvey, page: PageImage, ctx: PageContext
+) -> PageOutcome | None:
+    """A page whose text is invisible or hidden under a picture (another program's OCR): kept
+    with that text when it agrees with what the page shows, else None (OCR it again)."""
+    own = read_page_text(task.source.path, task.number, survey.rotate, ctx.ingest.rasterize_timeout_seconds)
+    quality = text_quality(own.text)
+    if quality.unmapped > _MAX_UNMAPPED or not own.words or own.width <= 0 or own.height <= 0:
+        return None
+    if quality.words >= _MIN_WORDS_TO_JUDGE and quality.in_dictionary < _MIN_IN_DICTIONARY:
+        return None
+    sx, sy = page.image.shape[1] / own.width, page.image.shape[0] / own.height
+    layer = [(w.text, w.left * sx, w.top * sy, w.right * sx, w.bottom * sy) for w in own.words]
+    agreement = layer_agreement(page.image, round(page.dpi or ctx.ingest.dpi), layer, ctx.ocr)
+    log.debug("page %d: text layer agreement %s", task.number, agreement)
+    if agreement is None or agreement < _MIN_LAYER_AGREEMENT:
+        return None
+    return _kept_page(task, survey, ctx, judge=False)
+
+
+def _kept_page(task: PageTask, survey: PageSurvey, ctx: PageContext, *, judge: bool) -> PageOutcome | None:
+    rotate = survey.upright_rotate
+    pdf_page = ctx.tmp_dir / f"{task.source.sha256[:24]}-{task.number:05d}.pdf"
+    pdf_page.write_bytes(keep_pdf_page(task.source.path, task.number, rotate))
+    own = read_page_text(pdf_page, 1, rotate, ctx.ingest.rasterize_timeout_seconds)
+    if judge and not _reads_as_language(own):
+        pdf_page.unlink(missing_ok=True)
+        log.info("page %d: its own text does not read as language; read by OCR", task.number)
+        return None
+    return PageOutcome(
+        task.number,
+        skew_degrees=survey.skew_degrees,
+        rotation_degrees=rotate,
+        text=own.text,
+        pdf_page=pdf_page,
+        words=file_word_boxes(own),
+        text_source="file",
+    )
+
+
+def _reads_as_language(own: PageText) -> bool:
+    quality = text_quality(own.text)
+    if quality.unmapped > _MAX_UNMAPPED:
+        return False
+    return quality.words < _MIN_WORDS_TO_JUDGE or quality.in_dictionary >= _MIN_IN_DICTIONARY
+
+
+def file_word_boxes(own: PageText) -> tuple[WordBox, ...]:
+    """A page's own words, in points of the displayed page, as fractions of that page."""
+    if own.width <= 0 or own.height <= 0:
+        return ()
+    return tuple(
+        WordBox(
+            w.text,
+            round(min(max(w.left / own.width, 0.0), 1.0), 5),
+            round(min(max(w.top / own.height, 0.0), 1.0), 5),
+            round(max(0.0, min(w.right, own.width) - max(w.left, 0.0)) / own.width, 5),
+            round(max(0.0, min(w.bottom, own.height) - max(w.top, 0.0)) / own.height, 5),
+        )
+        for w in own.words
     )

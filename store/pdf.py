@@ -119,6 +119,98 @@ def make_page_pdf(
     return out.getvalue()
 
 
+# What a kept page may hold: its drawing and its boxes. Everything else (annotations: links,
+# launch and JavaScript actions, form widgets, attached files; additional actions; thumbnails,
+# structure and piece info) stays in the original only.
+_PAGE_KEYS = frozenset(
+    {"/Type", "/Parent", "/Resources", "/Contents", "/MediaBox", "/CropBox", "/BleedBox", "/TrimBox",
+     "/ArtBox", "/Rotate", "/Group", "/UserUnit"}
+)  # fmt: skip
+# Keys that start an action, a script or an attached file, wherever they are met below the page.
+_ACTIVE_KEYS = frozenset({"/A", "/AA", "/JS", "/JavaScript", "/OpenAction", "/EF", "/EmbeddedFiles", "/URI"})
+
+
+def keep_pdf_page(source: Path, number: int, rotate: int) -> bytes:
+    """Page ``number`` (1-based) of the PDF at ``source`` as a one-page PDF: its own drawing
+    (vectors, fonts, pictures), shown turned by ``rotate`` (its new /Rotate), made inert.
+
+    The appearance of each annotation a viewer would show (a filled-in form field, a stamp)
+    is drawn into the page, then every annotation is removed, and with them links, launch
+    and JavaScript actions, form fields and attached files; nothing of the document around
+    the page (its catalog: OpenAction, AcroForm, names, embedded files) is copied. The
+    original file keeps all of it, byte for byte."""
+    import pikepdf
+    from pikepdf import Name
+
+    try:
+        with pikepdf.open(source) as src, pikepdf.new() as pdf:
+            pdf.pages.append(src.pages[number - 1])
+            page = pdf.pages[0]
+            _draw_annotations(pdf, page)
+            for key in set(page.obj.keys()) - _PAGE_KEYS:
+                del page.obj[key]
+            page.obj[Name.Rotate] = rotate % 360
+            _make_inert(page.obj, set(), 0)
+            out = io.BytesIO()
+            pdf.save(out, compress_streams=True)
+    except (pikepdf.PdfError, ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
+        raise ArchiveError(f"page {number} cannot be copied: {_one_line(e)}") from e
+    return out.getvalue()
+
+
+def _draw_annotations(pdf: pikepdf.Pdf, page: pikepdf.Page) -> None:
+    """Draw each shown annotation's normal appearance into the page's content (as qpdf's
+    annotation flattening does), so that a form's filled-in values stay on the page."""
+    import pikepdf
+    from pikepdf import Name
+
+    annots = page.obj.get(Name.Annots)
+    if not isinstance(annots, pikepdf.Array):
+        return
+    drawn = []
+    hidden = int(
+        pikepdf.AnnotationFlag.invisible | pikepdf.AnnotationFlag.hidden | pikepdf.AnnotationFlag.no_view
+    )
+    for annot in annots:
+        if not isinstance(annot, pikepdf.Dictionary) or annot.get(Name.Subtype) == Name.Popup:
+            continue
+        annotation = pikepdf.Annotation(annot)
+        appearance = annotation.get_appearance_stream(Name.N)
+        if not isinstance(appearance, pikepdf.Stream):
+            continue
+        name = page.add_resource(appearance, Name.XObject, prefix="Fx")
+        drawn.append(annotation.get_page_content_for_appearance(name, 0, forbidden_flags=hidden))
+    if any(drawn):  # the page's own drawing in q/Q, so that the appearances start from a clean state
+        page.contents_add(pdf.make_stream(b"q\n"), prepend=True)
+        page.contents_add(pdf.make_stream(b"\nQ\nq\n" + b"".join(drawn) + b"\nQ\n"), prepend=False)
+
+
+def _make_inert(obj: object, seen: set[tuple[int, int]], depth: int) -> None:
+    """Remove action, script and attached-file keys from every dictionary below ``obj``."""
+    import pikepdf
+
+    if depth > 64 or not isinstance(obj, pikepdf.Dictionary | pikepdf.Stream | pikepdf.Array):
+        return
+    if obj.is_indirect:
+        if obj.objgen in seen:
+            return
+        seen.add(obj.objgen)
+    if isinstance(obj, pikepdf.Array):
+        for item in obj:
+            _make_inert(item, seen, depth + 1)
+        return
+    for key in list(obj.keys()):
+        if key in _ACTIVE_KEYS or (key == "/S" and str(obj.get(key)) in _ACTION_TYPES):
+            del obj[key]
+        elif key != "/Parent":
+            _make_inert(obj.get(key), seen, depth + 1)
+
+
+_ACTION_TYPES = frozenset(
+    {"/JavaScript", "/Launch", "/URI", "/SubmitForm", "/ImportData", "/GoToR", "/GoToE", "/Rendition"}
+)
+
+
 # Pages joined per qpdf job. A long document is joined in parts of this many pages, each with
 # its text layers' fonts shared, and then the parts are joined: qpdf holds every page's objects
 # until it has written the file, and a page read from a part has 4 objects instead of 10.
