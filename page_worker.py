@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from chartclerk.errors import ChartclerkError
+from chartclerk.errors import ArchiveError, ChartclerkError
 from chartclerk.ingest import (
     PageImage,
     PageSurvey,
@@ -192,7 +192,11 @@ def check_text_layer(
 def _kept_page(task: PageTask, survey: PageSurvey, ctx: PageContext, *, judge: bool) -> PageOutcome | None:
     rotate = survey.upright_rotate
     pdf_page = ctx.tmp_dir / f"{task.source.sha256[:24]}-{task.number:05d}.pdf"
-    pdf_page.write_bytes(keep_pdf_page(task.source.path, task.number, rotate))
+    try:
+        pdf_page.write_bytes(keep_pdf_page(task.source.path, task.number, rotate))
+    except ArchiveError as e:  # qpdf cannot copy it: poppler may still render it
+        log.info("page %d: not kept as it is (%s); read by OCR", task.number, e.message)
+        return None
     own = read_page_text(pdf_page, 1, rotate, ctx.ingest.rasterize_timeout_seconds)
     if judge and not _reads_as_language(own):
         pdf_page.unlink(missing_ok=True)

@@ -91,7 +91,9 @@ class DigitalPage:
 # --------------------------------------------------------------------------- layouts
 
 
-def layout_pages(blocks: Sequence[Block], rng: random.Random, font: str, landscape: bool) -> list[DigitalPage]:
+def layout_pages(
+    blocks: Sequence[Block], rng: random.Random, font: str, landscape: bool
+) -> list[DigitalPage]:
     """Pages of ``blocks`` in one of the held-out family's layouts."""
     size = (LETTER[1], LETTER[0]) if landscape else LETTER
     point = rng.choice((8.5, 9.0, 10.0, 13.0))
@@ -229,7 +231,9 @@ class Truth:
     text: str  # digital pages: the file's own text
 
 
-def make_backlog(folder: Path, digital: int, scanned: int, seed: int) -> tuple[dict[str, list[Truth]], set[str]]:
+def make_backlog(
+    folder: Path, digital: int, scanned: int, seed: int
+) -> tuple[dict[str, list[Truth]], set[str]]:
     """Files of 5 pages: pure digital, pure scanned, and mixed (10 pages, alternating) for a
     quarter of each kind. Returns each file's pages and the names of pure-digital files."""
     rng = random.Random(seed)
@@ -241,14 +245,16 @@ def make_backlog(folder: Path, digital: int, scanned: int, seed: int) -> tuple[d
     landscape: list[bool] = []
     n = 0
     while len(digital_pages) < digital:
-        doc = held_out_document(types[n % len(types)], roster[n % len(roster)], seed * 1000 + n, rng.random() < 0.8)
+        doc = held_out_document(
+            types[n % len(types)], roster[n % len(roster)], seed * 1000 + n, rng.random() < 0.8
+        )
         is_landscape = rng.random() < 0.15
         font = rng.choice([*TTF, *TYPE1])
         for page in layout_pages(doc.blocks, rng, font, is_landscape):
             digital_pages.append(page)
             landscape.append(is_landscape)
         n += 1
-    scans = []
+    scans: list[tuple[Any, int]] = []
     while len(scans) < scanned:
         doc = held_out_document(types[n % len(types)], roster[n % len(roster)], seed * 1000 + n, True)
         dpi = rng.choice((200, 300))
@@ -317,7 +323,11 @@ def _write_scans(path: Path, images: Sequence[Any], dpi: int) -> None:
 
 
 def _write_mixed(
-    path: Path, pages: Sequence[DigitalPage], turned: Sequence[bool], scans: Sequence[tuple[Any, int]], index: int
+    path: Path,
+    pages: Sequence[DigitalPage],
+    turned: Sequence[bool],
+    scans: Sequence[tuple[Any, int]],
+    index: int,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         parts = []
@@ -358,7 +368,12 @@ class Recording(Executor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         future = self.inner.submit(fn, *args, **kwargs)
         name = args[0].source.name
-        future.add_done_callback(lambda f: f.exception() or self.outcomes.append((name, f.result())))
+
+        def keep(done: Future[Any]) -> None:
+            if done.exception() is None:
+                self.outcomes.append((name, done.result()))
+
+        future.add_done_callback(keep)
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
