@@ -254,13 +254,16 @@ def make_backlog(
             digital_pages.append(page)
             landscape.append(is_landscape)
         n += 1
-    scans: list[tuple[Any, int]] = []
+    scans: list[Path] = []  # one-page PDFs, written as soon as rendered (8 MB a page in memory)
+    parts = folder.parent / "scanned-pages"
+    parts.mkdir(exist_ok=True)
     while len(scans) < scanned:
         doc = held_out_document(types[n % len(types)], roster[n % len(roster)], seed * 1000 + n, True)
         dpi = rng.choice((200, 300))
         for image in render_pages(doc.blocks, doc.layout, dpi):
             tilt = rng.uniform(-2.0, 2.0)
-            scans.append((scan_like(image, skew_degrees=tilt, noise=0.002, seed=n), dpi))
+            scans.append(parts / f"{len(scans):04d}.pdf")
+            write_pdf(scans[-1], [scan_like(image, skew_degrees=tilt, noise=0.002, seed=n)], dpi=dpi)
         n += 1
     digital_pages, landscape, scans = digital_pages[:digital], landscape[:digital], scans[:scanned]
 
@@ -281,7 +284,7 @@ def make_backlog(
     while si < scanned - mixed_scanned:
         chunk = scans[si : min(si + 5, scanned - mixed_scanned)]
         name = f"scanned-{index:03d}.pdf"
-        _write_scans(folder / name, [image for image, _ in chunk], chunk[0][1])
+        _join(chunk, folder / name)
         files[name] = [Truth("scanned", "") for _ in chunk]
         si += len(chunk)
         index += 1
@@ -318,15 +321,11 @@ def _write_digital(path: Path, pages: Sequence[DigitalPage], turned: Sequence[bo
         _join(parts, path)
 
 
-def _write_scans(path: Path, images: Sequence[Any], dpi: int) -> None:
-    write_pdf(path, list(images), dpi=dpi)
-
-
 def _write_mixed(
     path: Path,
     pages: Sequence[DigitalPage],
     turned: Sequence[bool],
-    scans: Sequence[tuple[Any, int]],
+    scans: Sequence[Path],
     index: int,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -337,9 +336,7 @@ def _write_mixed(
                 _write_digital(part, [pages[i]], [turned[i]], index)
                 parts.append(part)
             if i < len(scans):
-                part = Path(tmp) / f"s{i}.pdf"
-                write_pdf(part, [scans[i][0]], dpi=scans[i][1])
-                parts.append(part)
+                parts.append(scans[i])
         _join(parts, path)
 
 
