@@ -116,6 +116,25 @@ def turn_content(path: Path, rotate: int, *, upright: bool = True) -> Path:
     return path
 
 
+def scramble_mapping(path: Path) -> Path:
+    """Give every font of the PDF a /ToUnicode map that shifts letters by three (a, b -> d, e):
+    the page looks the same, its text decodes as gibberish (a broken or scrambling encoding)."""
+    letters = [*range(0x41, 0x5B), *range(0x61, 0x7B)]
+    shifted = {c: (c - (0x41 if c < 0x61 else 0x61) + 3) % 26 + (0x41 if c < 0x61 else 0x61) for c in letters}
+    entries = b"\n".join(b"<%02X> <%04X>" % (c, shifted[c]) for c in letters)
+    cmap = (
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Scrambled def "
+        b"1 begincodespacerange <00> <FF> endcodespacerange %d beginbfchar\n%s\nendbfchar endcmap "
+        b"CMapName currentdict /CMap defineresource pop end end" % (len(letters), entries)
+    )
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        for page in pdf.pages:
+            for font in page.resources.Font.values():
+                font.ToUnicode = pdf.make_stream(cmap)
+        pdf.save(path)
+    return path
+
+
 def make_hostile(path: Path, field_value: str) -> Path:
     """Add to the PDF at ``path``: an OpenAction and a document-level JavaScript, an embedded
     file, a launch action, a URI link, a page additional action and a filled-in form field

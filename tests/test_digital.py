@@ -25,6 +25,7 @@ from chartclerk.tests.digitalpdfs import (
     active_names_in,
     garble,
     make_hostile,
+    scramble_mapping,
     turn_content,
     write_digital,
     write_layered,
@@ -206,6 +207,16 @@ def test_a_digital_page_with_a_separator_code_is_a_separator(tmp_path: Path, set
     )
     assert _process(settings, path, 1).separator
     assert not _process(settings, path, 2).separator
+
+
+@pytest.mark.slow
+def test_a_page_whose_text_does_not_decode_is_read_by_ocr(tmp_path: Path, settings: Settings) -> None:
+    lines = _lines("consult_note", None, 9)
+    path = scramble_mapping(write_digital(tmp_path / "scrambled.pdf", [Page(lines)]))
+    assert survey_pdf_page(path, 1).kind == "text"
+    outcome = _process(settings, path)
+    assert outcome.text_source == "ocr"
+    assert fuzz.ratio(" ".join(outcome.text.split()), " ".join(lines)) > 95
 
 
 def test_digital_text_ocr_setting_reads_every_page_as_a_scan(tmp_path: Path, settings: Settings) -> None:
