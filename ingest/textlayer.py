@@ -65,6 +65,7 @@ _NOT_SURVEYED = (
     ZeroDivisionError,
     OverflowError,
     RecursionError,
+    OSError,
 )
 
 

@@ -117,6 +117,38 @@ def test_survey_is_cheap_and_tells_scans_from_text(tmp_path: Path) -> None:
     assert kinds == ["text", "scan", "scan", "text"]
 
 
+def test_survey_of_odd_drawings_never_raises(tmp_path: Path) -> None:
+    """Operators with wrong operands, a form that draws itself, a text matrix of infinities:
+    the survey answers (a scan, when in doubt) and never raises."""
+    bodies = [
+        b"BT /F1 Tf (x) Tj ET",  # Tf without a size
+        b"BT (x) Tr 1 0 0 1 0 0 Tm (text) Tj ET",  # a string where a number belongs
+        b"q 1 0 0 1 Tm /Loop Do Q",  # a form drawing itself
+        b"BT /F1 12 Tf 1e308 0 0 1e308 1e308 0 Tm (huge) Tj ET",
+        b"BT /F1 12 Tf [(a) (b) -5 (c)] TJ (d) ' 1 2 (e) \" ET",
+    ]
+    for i, body in enumerate(bodies):
+        with pikepdf.new() as pdf:
+            pdf.add_blank_page()
+            page = pdf.pages[0]
+            font = pikepdf.Dictionary(
+                Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+            )
+            loop = pdf.make_stream(
+                b"/Loop Do (t) Tj", Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Form, BBox=[0, 0, 9, 9]
+            )
+            loop.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Loop=loop))
+            page.obj.Resources = pikepdf.Dictionary(
+                Font=pikepdf.Dictionary(F1=font), XObject=pikepdf.Dictionary(Loop=loop)
+            )
+            page.obj.Contents = pdf.make_stream(body)
+            pdf.save(tmp_path / f"odd{i}.pdf")
+        survey = survey_pdf_page(tmp_path / f"odd{i}.pdf", 1)
+        assert survey.kind in ("scan", "text", "layer")
+    assert survey_pdf_page(tmp_path / "odd4.pdf", 1).chars == 5
+    assert survey_pdf_page(tmp_path / "missing.pdf", 1).kind == "scan"
+
+
 @pytest.mark.slow
 def test_a_mixed_pdf_is_read_page_by_page_into_one_searchable_document(
     tmp_path: Path, settings: Settings, archive: Archive, roster: list[FakePatient]
