@@ -3,8 +3,9 @@ process. Takes a picklable task and context, returns a frozen outcome.
 
 A PDF page is first surveyed (``ingest.survey_pdf_page``, about a millisecond): a page that
 carries its own visible text keeps it, exactly, and is archived as it is (made inert), with
-no rendering and no OCR; a page whose text is another program's invisible OCR layer keeps it
-only when a quick OCR of a band of the page agrees with it; every other page is a scan."""
+no rendering and no OCR; a page whose text may not be what it shows (another program's
+invisible OCR layer, text under or over a picture covering the page) keeps it only when a
+quick OCR of a band of the page agrees with it; every other page is a scan."""
 
 from __future__ import annotations
 
@@ -173,8 +174,9 @@ def read_file_page(task: PageTask, survey: PageSurvey, ctx: PageContext) -> Page
 def check_text_layer(
     task: PageTask, survey: PageSurvey, page: PageImage, ctx: PageContext
 ) -> PageOutcome | None:
-    """A page whose text is invisible or hidden under a picture (another program's OCR): kept
-    with that text when it agrees with what the page shows, else None (OCR it again)."""
+    """A page whose text may not be what it shows (invisible, hidden under a picture, or over
+    a picture covering the page): kept with that text when it agrees with what the page
+    shows, else None (OCR it again)."""
     own = read_page_text(task.source.path, task.number, survey.rotate, ctx.ingest.rasterize_timeout_seconds)
     quality = text_quality(own.text)
     if quality.unmapped > _MAX_UNMAPPED or not own.words or own.width <= 0 or own.height <= 0:

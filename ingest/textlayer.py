@@ -11,12 +11,14 @@ to nothing, and the share of words found in a dictionary.
 
 A page is:
 
-- ``scan``: no text at all, or visible text on a page mostly covered by pictures (the
-  picture holds content the text does not: a fax header stamped on a scan);
+- ``scan``: no text at all;
 - ``text``: visible text on a page that pictures cover less than half of (born digital);
-- ``layer``: text mostly invisible or hidden under a picture (another program's OCR, or
-  text that may not be what the page shows): kept only when it agrees with a quick OCR
-  of the page (``page_worker``), otherwise read again.
+- ``layer``: text that may not be what the page shows, so it is kept only when a quick OCR
+  of the page agrees with it (``page_worker``), otherwise the page is read again: text
+  mostly invisible or hidden under a picture, or set in a glyph-less font (another
+  program's OCR), or visible text on a page mostly covered by pictures (a fax header
+  stamped on a scan, whose picture holds what the text does not; or a letter typed over a
+  letterhead picture, whose text is the page's).
 """
 
 from __future__ import annotations
@@ -86,9 +88,9 @@ class PageSurvey:
     def kind(self) -> PageKind:
         if self.chars == 0:
             return "scan"
-        if self.ocr_font or self.visible_chars * 2 < self.chars:
+        if self.ocr_font or self.visible_chars * 2 < self.chars or self.picture_cover >= _PICTURE_COVER:
             return "layer"
-        return "text" if self.picture_cover < _PICTURE_COVER else "scan"
+        return "text"
 
     @property
     def upright_rotate(self) -> int:

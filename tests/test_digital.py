@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pikepdf
 import pytest
 from rapidfuzz import fuzz
@@ -100,7 +101,7 @@ def test_a_rotated_digital_page_turns_by_its_file(tmp_path: Path, settings: Sett
         assert int(kept.pages[0].obj.get("/Rotate", 0)) == 0
 
 
-def test_survey_is_cheap_and_tells_scans_from_text(tmp_path: Path) -> None:
+def test_survey_tells_scans_from_text(tmp_path: Path) -> None:
     doc = render_document("progress_note", None, seed=1, dpi=150)
     path = write_digital(
         tmp_path / "mixed.pdf",
@@ -114,7 +115,24 @@ def test_survey_is_cheap_and_tells_scans_from_text(tmp_path: Path) -> None:
         ],
     )
     kinds = [survey_pdf_page(path, n).kind for n in (1, 2, 3, 4)]
-    assert kinds == ["text", "scan", "scan", "text"]
+    assert kinds == ["text", "scan", "layer", "text"]
+
+
+def test_text_over_a_page_sized_picture_is_kept_only_when_it_is_the_page_s_text(
+    tmp_path: Path, settings: Settings
+) -> None:
+    scan = render_document("radiology_report", None, seed=4, dpi=150).pages[0]
+    letterhead = np.full_like(scan, 255)
+    letterhead[: scan.shape[0] // 8] = scan[: scan.shape[0] // 8]  # the scan's letterhead, nothing else
+    letter = _lines("referral", None, 14)
+    path = write_digital(
+        tmp_path / "over.pdf",
+        [Page(("RECEIVED FAX 10:42 Page 2/5",), picture=scan), Page(letter, picture=letterhead)],
+    )
+    assert [survey_pdf_page(path, n).kind for n in (1, 2)] == ["layer", "layer"]
+    stamped, typed = _process(settings, path, 1), _process(settings, path, 2)
+    assert stamped.text_source == "ocr" and len(stamped.text.split()) > 50  # the scan is read
+    assert typed.text_source == "file" and _words(typed.text) == _words(" ".join(letter))
 
 
 def test_survey_of_odd_drawings_never_raises(tmp_path: Path) -> None:
