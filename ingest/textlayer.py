@@ -28,7 +28,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -110,10 +110,12 @@ class _Walk:
     order: int = 0
     chars: int = 0
     ocr_font: bool = False
-    texts: list[tuple[float, float, int, int, bool]] | None = None  # x, y, order, chars, invisible
-    pictures: list[tuple[tuple[float, float, float, float], int]] | None = None  # box, order
-    directions: dict[int, list[float]] | None = None  # quarter -> [chars, weighted residual]
     code_pictures: int = 0
+    texts: list[tuple[float, float, int, int, bool]] = field(
+        default_factory=list
+    )  # x, y, order, chars, invisible
+    pictures: list[tuple[tuple[float, float, float, float], int]] = field(default_factory=list)  # box, order
+    directions: dict[int, list[float]] = field(default_factory=dict)  # quarter -> [chars, weighted residual]
 
 
 def survey_pdf_page(path: Path, number: int) -> PageSurvey:
@@ -135,14 +137,13 @@ def survey_page(page: pikepdf.Page) -> PageSurvey:
     area = (box[2] - box[0]) * (box[3] - box[1])
     if area <= 0:
         return SCANNED
-    walk = _Walk(area, box, texts=[], pictures=[], directions={})
+    walk = _Walk(area, box)
     resources = page.obj.get(Name.Resources)
     _walk(pikepdf.parse_content_stream(page), resources, _IDENTITY, walk, 0, set())
     return _summary(walk, rotate)
 
 
 def _summary(walk: _Walk, rotate: int) -> PageSurvey:
-    assert walk.texts is not None and walk.pictures is not None and walk.directions is not None
     hiding = [(b, o) for b, o in walk.pictures if _area(b) >= _HIDING_PICTURE * walk.page_area]
     visible = 0
     for x, y, order, chars, invisible in walk.texts:
@@ -168,7 +169,6 @@ def _walk(
     depth: int,
     forms: set[tuple[int, int]],
 ) -> None:
-    assert walk.texts is not None and walk.pictures is not None
     fonts = resources.get(Name.Font) if isinstance(resources, pikepdf.Dictionary) else None
     xobjects = resources.get(Name.XObject) if isinstance(resources, pikepdf.Dictionary) else None
     saved: list[tuple[Matrix, int]] = []
@@ -228,7 +228,6 @@ def _draw_xobject(
     depth: int,
     forms: set[tuple[int, int]],
 ) -> None:
-    assert walk.pictures is not None
     if not isinstance(xobject, pikepdf.Stream):
         return
     subtype = xobject.get(Name.Subtype)
@@ -249,7 +248,6 @@ def _draw_xobject(
 
 
 def _shown(walk: _Walk, trm: Matrix, chars: int, mode: int) -> None:
-    assert walk.texts is not None and walk.directions is not None
     walk.chars += chars
     walk.order += 1
     walk.texts.append((trm[4], trm[5], walk.order, chars, mode in _INVISIBLE_MODES))
