@@ -4,7 +4,9 @@ A page PDF (made by an OCR worker with :func:`make_page_pdf`) shows the page ima
 JPEG-encoded, at its physical size, with tesseract's text-only PDF page laid over it:
 the text is drawn invisibly (render mode 3), so viewers show the scan while
 ``pdftotext`` and viewers' search find the words where they are on the image.
-:func:`assemble_pdf` joins page PDFs into a document's PDF and labels it.
+A born-digital page is kept as it is instead (:func:`keep_pdf_page`: its own vectors,
+fonts and pictures, made inert). :func:`assemble_pdf` joins page PDFs of both kinds into
+a document's PDF and labels it.
 Every file is written to a temporary name in its folder, fsynced and renamed.
 """
 
