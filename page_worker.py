@@ -27,6 +27,7 @@ from chartclerk.ingest import (
     read_page_text,
     survey_pdf_page,
     text_quality,
+    turned_words,
 )
 from chartclerk.log import document_context
 from chartclerk.ocr import (
@@ -38,7 +39,7 @@ from chartclerk.ocr import (
     straighten_page,
 )
 from chartclerk.settings import IngestSettings, OcrSettings
-from chartclerk.store import TextSource, WordBox, keep_pdf_page, make_page_pdf
+from chartclerk.store import TextSource, WordBox, keep_pdf_page, make_page_pdf, turned_page_pdf
 from chartclerk.timing import StageTimes, Stopwatch
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,9 @@ def word_boxes(words: tuple[Word, ...], width: int, height: int) -> tuple[WordBo
 _MAX_UNMAPPED = 0.02
 _MIN_WORDS_TO_JUDGE = 20
 _MIN_IN_DICTIONARY = 0.3
+# Text turned more than this off level is read from a level copy of its page: poppler, keeping
+# the drawing order, splits tilted words ("Ri ve rs ide").
+_LEVEL_DEGREES = 0.1
 # Another program's OCR layer is kept when a quick OCR of a band of the page finds at least
 # this share of its confident words in the layer (ocr/crosscheck.py). Measured on generated
 # layers over three scans: a good layer 0.97-1.00, one with 10% of its words garbled
@@ -203,7 +207,7 @@ def _kept_page(task: PageTask, survey: PageSurvey, ctx: PageContext, *, judge: b
     except ArchiveError as e:  # qpdf cannot copy it: poppler may still render it
         log.info("page %d: not kept as it is (%s); read by OCR", task.number, e.message)
         return None
-    own = read_page_text(pdf_page, 1, rotate, ctx.ingest.rasterize_timeout_seconds)
+    own = _own_text(pdf_page, rotate, survey.skew_degrees, ctx)
     if judge and not _reads_as_language(own):
         pdf_page.unlink(missing_ok=True)
         log.info("page %d: its own text does not read as language; read by OCR", task.number)
@@ -217,6 +221,19 @@ def _kept_page(task: PageTask, survey: PageSurvey, ctx: PageContext, *, judge: b
         words=file_word_boxes(own),
         text_source="file",
     )
+
+
+def _own_text(pdf_page: Path, rotate: int, skew: float, ctx: PageContext) -> PageText:
+    """The kept page's text; a page whose text runs off level is read from a level copy."""
+    timeout = ctx.ingest.rasterize_timeout_seconds
+    if abs(skew) < _LEVEL_DEGREES:
+        return read_page_text(pdf_page, 1, rotate, timeout)
+    level = pdf_page.with_suffix(".level.pdf")
+    try:
+        level.write_bytes(turned_page_pdf(pdf_page, -skew))
+        return turned_words(read_page_text(level, 1, rotate, timeout), skew)
+    finally:
+        level.unlink(missing_ok=True)
 
 
 def _reads_as_language(own: PageText) -> bool:

@@ -5,7 +5,7 @@ from chartclerk.ingest.batches import BatchDocument, split_batch
 from chartclerk.ingest.coversheet import read_cover
 from chartclerk.ingest.discover import discover_files, is_ignored_dir, is_ignored_name
 from chartclerk.ingest.models import PageImage, PageTask, SourceFile
-from chartclerk.ingest.pdftext import PageText, TextWord, read_page_text
+from chartclerk.ingest.pdftext import PageText, TextWord, read_page_text, turned_words
 from chartclerk.ingest.quarantine import quarantine
 from chartclerk.ingest.separators import is_separator, read_codes
 from chartclerk.ingest.sources import inspect_source, load_page
@@ -42,4 +42,5 @@ __all__ = [
     "split_batch",
     "survey_pdf_page",
     "text_quality",
+    "turned_words",
 ]

@@ -16,6 +16,7 @@ rate 0.043); the drawing order left none.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import subprocess
 import xml.etree.ElementTree as ET
@@ -122,3 +123,26 @@ def _beside(previous: TextWord, word: TextWord) -> bool:
     size = max(previous.bottom - previous.top, word.bottom - word.top, 0.1)
     middle = (previous.top + previous.bottom) / 2 - (word.top + word.bottom) / 2
     return abs(middle) <= size / 2 and word.left >= previous.left
+
+
+def turned_words(text: PageText, degrees: float) -> PageText:
+    """``text`` read from a copy of its page turned ``-degrees`` (made level), with each word's
+    box turned back ``degrees`` counter-clockwise about the page's middle: the box that holds
+    the word where the page draws it."""
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    cx, cy = text.width / 2, text.height / 2
+
+    def back(word: TextWord) -> TextWord:
+        xs, ys = [], []
+        for x, y in (
+            (word.left, word.top),
+            (word.right, word.top),
+            (word.left, word.bottom),
+            (word.right, word.bottom),
+        ):
+            dx, dy = x - cx, cy - y  # y up
+            xs.append(cx + c * dx - s * dy)
+            ys.append(cy - (s * dx + c * dy))
+        return TextWord(word.text, min(xs), min(ys), max(xs), max(ys))
+
+    return PageText(text.width, text.height, tuple(back(w) for w in text.words), text.text)

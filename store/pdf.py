@@ -160,6 +160,31 @@ def keep_pdf_page(source: Path, number: int, rotate: int) -> bytes:
     return out.getvalue()
 
 
+def turned_page_pdf(page_pdf: Path, degrees: float) -> bytes:
+    """A copy of the one-page PDF ``page_pdf`` with its drawing turned ``degrees``
+    counter-clockwise about the middle of its media box: a page whose text runs a few
+    degrees off level, made level to read its text (poppler splits tilted words when it
+    keeps the drawing order). Not archived: the kept page is never changed."""
+    import math
+
+    import pikepdf
+
+    try:
+        with pikepdf.open(page_pdf) as pdf:
+            page = pdf.pages[0]
+            x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+            turn = (c, s, -s, c, cx - c * cx + s * cy, cy - s * cx - c * cy)
+            page.contents_add(pdf.make_stream(b"q %.6f %.6f %.6f %.6f %.4f %.4f cm\n" % turn), prepend=True)
+            page.contents_add(pdf.make_stream(b"\nQ\n"))
+            out = io.BytesIO()
+            pdf.save(out)
+    except (OSError, pikepdf.PdfError, ValueError, IndexError) as e:
+        raise ArchiveError(f"cannot turn a page: {_one_line(e)}") from e
+    return out.getvalue()
+
+
 def _draw_annotations(pdf: pikepdf.Pdf, page: pikepdf.Page) -> None:
     """Draw each shown annotation's normal appearance into the page's content (as qpdf's
     annotation flattening does), so that a form's filled-in values stay on the page."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pikepdf
 import pytest
+from fpdf import FPDF
 from rapidfuzz import fuzz
 from typer.testing import CliRunner
 
@@ -99,6 +100,32 @@ def test_a_rotated_digital_page_turns_by_its_file(tmp_path: Path, settings: Sett
     assert outcome.pdf_page is not None
     with pikepdf.open(outcome.pdf_page) as kept:
         assert int(kept.pages[0].obj.get("/Rotate", 0)) == 0
+
+
+def test_a_digital_page_s_skew_is_its_text_angle(tmp_path: Path, settings: Settings) -> None:
+    lines = _lines("progress_note", None, 2)[:12]
+    pdf = FPDF(unit="pt", format="letter")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10.5)
+    with pdf.rotation(3, 306, 396):  # the whole text turned 3 degrees counter-clockwise
+        for i, line in enumerate(lines):
+            pdf.text(72, 86 + 14 * i, line)
+    pdf.output(str(tmp_path / "tilted.pdf"))
+    outcome = _process(settings, tmp_path / "tilted.pdf")
+    assert outcome.text_source == "file" and outcome.rotation_degrees == 0
+    assert abs(outcome.skew_degrees - 3.0) < 0.05
+    assert _words(outcome.text) == _words(" ".join(lines))
+    # the first word's box holds it where the page draws it (poppler's own layout analysis,
+    # which reads tilted words whole, puts "Riverside" at 56.1-99.8 x 89.5-100.9 points)
+    first = outcome.words[0]
+    assert first.text == lines[0].split()[0]
+    box = (
+        first.left * 612,
+        first.top * 792,
+        (first.left + first.width) * 612,
+        (first.top + first.height) * 792,
+    )
+    assert all(abs(got - want) < 2.5 for got, want in zip(box, (56.1, 89.5, 99.8, 100.9), strict=True)), box
 
 
 def test_survey_tells_scans_from_text(tmp_path: Path) -> None:
