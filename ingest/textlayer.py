@@ -115,7 +115,8 @@ class _Walk:
         default_factory=list
     )  # x, y, order, chars, invisible
     pictures: list[tuple[tuple[float, float, float, float], int]] = field(default_factory=list)  # box, order
-    directions: dict[int, list[float]] = field(default_factory=dict)  # quarter -> [chars, weighted residual]
+    # quarter turn -> (residual angle, chars) of each text shown that way
+    directions: dict[int, list[tuple[float, int]]] = field(default_factory=dict)
 
 
 def survey_pdf_page(path: Path, number: int) -> PageSurvey:
@@ -153,9 +154,10 @@ def _summary(walk: _Walk, rotate: int) -> PageSurvey:
     cover = min(1.0, sum(_area(_clip(b, walk.box)) for b, _ in walk.pictures) / walk.page_area)
     direction, skew = None, 0.0
     if walk.directions:
-        quarter, (count, residual) = max(walk.directions.items(), key=lambda kv: kv[1][0])
+        quarter, shown = max(walk.directions.items(), key=lambda kv: sum(n for _, n in kv[1]))
+        count = sum(n for _, n in shown)
         if count * 10 >= walk.chars * 6:  # a clear majority of the text runs one way
-            direction, skew = quarter, round(residual / count, 2)
+            direction, skew = quarter, round(_weighted_median(shown), 2)
     return PageSurvey(
         rotate, walk.chars, visible, round(cover, 3), walk.ocr_font, direction, skew, walk.code_pictures
     )
@@ -254,9 +256,19 @@ def _shown(walk: _Walk, trm: Matrix, chars: int, mode: int) -> None:
     angle = math.degrees(math.atan2(trm[1], trm[0])) % 360
     quarter = round(angle / 90) % 4 * 90
     residual = (angle - quarter + 180) % 360 - 180
-    tally = walk.directions.setdefault(quarter, [0.0, 0.0])
-    tally[0] += chars
-    tally[1] += residual * chars
+    walk.directions.setdefault(quarter, []).append((residual, chars))
+
+
+def _weighted_median(values: list[tuple[float, int]]) -> float:
+    """The angle half the characters lie at or below: a stamp at 45 degrees on a level page
+    does not tilt it."""
+    ordered = sorted(values)
+    half, seen = sum(n for _, n in ordered) / 2, 0
+    for value, n in ordered:
+        seen += n
+        if seen >= half:
+            return value
+    return 0.0
 
 
 def _shown_bytes(operand: object) -> int:

@@ -127,6 +127,16 @@ def test_a_digital_page_s_skew_is_its_text_angle(tmp_path: Path, settings: Setti
     )
     assert all(abs(got - want) < 2.5 for got, want in zip(box, (56.1, 89.5, 99.8, 100.9), strict=True)), box
 
+    stamped = FPDF(unit="pt", format="letter")  # level text and a stamp at 45 degrees
+    stamped.add_page()
+    stamped.set_font("Helvetica", size=10.5)
+    for i, line in enumerate(lines):
+        stamped.text(72, 86 + 14 * i, line)
+    with stamped.rotation(45, 400, 500):
+        stamped.text(400, 500, "PAID IN FULL")
+    stamped.output(str(tmp_path / "stamped.pdf"))
+    assert survey_pdf_page(tmp_path / "stamped.pdf", 1).skew_degrees == 0
+
 
 def test_survey_tells_scans_from_text(tmp_path: Path) -> None:
     doc = render_document("progress_note", None, seed=1, dpi=150)
