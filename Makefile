@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-APT_RUN := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd poppler-utils
+APT_RUN := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd poppler-utils wamerican
 APT_TEST := $(APT_RUN) fonts-dejavu-core fonts-liberation chromium
 PYTEST_ARGS ?=
 

@@ -319,8 +319,9 @@ def show(
     for key in ("id", "source", "source_pages", "type", "loinc", "type_confidence", "patient_mrn", "status"):
         typer.echo(f"{key}: {doc[key]}")
     for page in doc["pages"]:
+        source = "text from the file" if page.get("text_source") == "file" else "text by OCR"
         typer.echo(
-            f"\n--- page {page['number']} (skew {page['skew_degrees']}, "
+            f"\n--- page {page['number']} ({source}, skew {page['skew_degrees']}, "
             f"turned {page['rotation_degrees']}) ---"
         )
         typer.echo(page["text"])

@@ -1,7 +1,9 @@
 """Orchestration: wires the stages and runs files through them. Nothing else.
 
-Per page (in worker processes, see page_worker.py): load_page -> read_codes ->
-normalize_resolution -> straighten_page -> ocr_page -> make_page_pdf. Per document (in this process,
+Per page (in worker processes, see page_worker.py): a PDF page that carries its own text
+keeps it and is archived as it is (survey_pdf_page -> keep_pdf_page -> read_page_text);
+any other page: load_page -> read_codes -> normalize_resolution -> straighten_page ->
+ocr_page -> make_page_pdf. Per document (in this process,
 once a file's pages are all read): split at separator and cover sheets -> classify_document
 -> extract_identifiers + match_patient -> archive_document.
 """

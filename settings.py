@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -37,6 +37,11 @@ class IngestSettings(_Section):
         min_length=1,
         max_length=64,
         description="Barcode/QR text of a separator sheet between documents.",
+    )
+    digital_text: Literal["use", "ocr"] = Field(
+        "use",
+        description="PDF pages that carry their own text: `use` takes it (and keeps the page as it is), "
+        "`ocr` rasterizes and reads every page as a scan.",
     )
 
 
