@@ -585,6 +585,13 @@ def serve(
             "give --certfile/--keyfile or put a TLS proxy in front (README: Web app)",
             err=True,
         )
+    with _users(ctx) as (users, _):
+        if not users.list():
+            typer.echo(
+                "no users yet: add the first one with `chartclerk users add NAME --role admin` "
+                "(and clerks with --role clerk) to sign in",
+                err=True,
+            )
     shown = f"[{where}]" if ":" in where else where
     typer.echo(f"chartclerk web app at {scheme}://{shown}:{port or settings.web.port}/ (Ctrl-C to stop)")
     serve_app(settings, where, port or settings.web.port, certfile, keyfile)
