@@ -111,9 +111,18 @@ def _echo_json(data: Any) -> None:
 @patients_app.command("import")
 def patients_import(
     ctx: typer.Context,
-    roster: Annotated[Path, typer.Argument(help="CSV with columns mrn,last,first,dob,sex.")],
+    roster: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV with columns mrn,last,first,dob[,sex] and optionally member_ids, accounts, "
+            "previous_mrns, aliases (several values in a cell separated by ';')."
+        ),
+    ],
 ) -> None:
-    """Import or update the roster from a CSV file (ISO dates).
+    """Import or update the roster from a CSV file (ISO dates). Optional columns give other
+    identifiers matching uses as it uses the MRN (insurance member IDs, account numbers, MRNs
+    merged into this one) and former names ("LAST, FIRST"); a patient listed with some has its
+    earlier ones replaced.
 
     Example: chartclerk patients import roster.csv
     """
@@ -125,7 +134,11 @@ def patients_import(
         count = archive.import_patients(result.patients)
     for error in result.errors:
         typer.echo(f"skipped {error}", err=True)
-    typer.echo(f"imported {count} patients, skipped {len(result.errors)} rows")
+    extra = sum(bool(p.identifiers or p.aliases) for p in result.patients)
+    typer.echo(
+        f"imported {count} patients ({extra} with member IDs, account numbers, previous MRNs or "
+        f"former names), skipped {len(result.errors)} rows"
+    )
     if result.errors and not count:
         raise typer.Exit(ExitCode.input_file)
 

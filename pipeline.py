@@ -80,7 +80,7 @@ def build_document(
     text = "\n\f".join(p.text for p in pages)
     kind = classify_document(text, settings.classify)
     match = match_patient(extract_identifiers(text), archive.roster, settings.patients, cover_mrn)
-    reasons = ([] if match.filed else [match.reason]) + (
+    reasons = ([] if match.filed else [match.explained]) + (
         ["low type confidence"] if kind.confidence < settings.classify.min_confidence else []
     )
     return DocumentRecord(

@@ -38,10 +38,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from functools import lru_cache
 
+from nicknames import NickNamer
 from rapidfuzz.distance import JaroWinkler
 
 from chartclerk.classify.models import Identifiers, Patient, PatientMatch, PersonName, Roster
@@ -56,7 +57,8 @@ MAX_CANDIDATES = 5
 NAME_AGREES = 0.85  # last name at least this, first name at least FIRST_AGREES (or nickname/initial)
 FIRST_AGREES = 0.8
 NAME_CONTRADICTS = 0.7  # last name below this, or first name below it without nickname/initial: different
-NICKNAME_SIM = 0.95
+NICKNAME_SIM = 0.9  # weaker than the same name: filing by name + DOB then needs the exact DOB
+NICKNAME_LAST = 0.95  # the last name beside a first name agreeing only as a nickname
 INITIAL_SIM = 0.75  # "SMITH, J" against JOHN: enough beside an MRN, never on its own
 SWAPPED_PENALTY = 0.97  # "SMITH JOHN" printed without a comma reads as first=SMITH
 COMPOUND_PENALTY = 0.95  # "GARCIA" against "GARCIA LOPEZ"
@@ -86,75 +88,10 @@ MRN_ALONE, MRN_TRANSPOSED_ONLY = 0.6, 0.7
 MRN_MISREAD_PENALTY = 0.97  # the page's MRN is not in the roster but one OCR error from one that is
 _EPS = 1e-9
 
-_NICKNAME_GROUPS: tuple[frozenset[str], ...] = tuple(
-    frozenset(group.split())
-    for group in (
-        "ROBERT BOB BOBBY ROB ROBBIE BERT",
-        "WILLIAM BILL BILLY WILL WILLIE LIAM",
-        "ELIZABETH LIZ LIZZIE BETH BETTY BETSY ELIZA LIZA LISA",
-        "MARGARET PEGGY MAGGIE MEG MARGE MARGIE GRETA",
-        "RICHARD RICK RICKY DICK RICH",
-        "JAMES JIM JIMMY JAMIE",
-        "JOHN JACK JOHNNY JON",
-        "JOSEPH JOE JOEY",
-        "THOMAS TOM TOMMY",
-        "CHARLES CHARLIE CHUCK",
-        "MICHAEL MIKE MICKEY",
-        "DAVID DAVE",
-        "DANIEL DAN DANNY",
-        "EDWARD ED EDDIE TED NED",
-        "THEODORE TED TEDDY",
-        "ANTHONY TONY",
-        "CHRISTOPHER CHRIS",
-        "CHRISTINE CHRISTINA CHRIS TINA",
-        "KATHERINE CATHERINE KATHRYN KATE KATHY CATHY KATIE",
-        "PATRICIA PAT PATTY TRISH",
-        "PATRICK PAT",
-        "SUSAN SUE SUSIE",
-        "DEBORAH DEBRA DEBBIE DEB",
-        "JENNIFER JEN JENNY",
-        "ALEXANDER ALEX AL",
-        "ALBERT AL BERT",
-        "BENJAMIN BEN",
-        "SAMUEL SAM",
-        "SAMANTHA SAM",
-        "STEVEN STEPHEN STEVE",
-        "NICHOLAS NICK",
-        "MATTHEW MATT",
-        "GREGORY GREG",
-        "HENRY HANK HARRY",
-        "HAROLD HAL HARRY",
-        "LAWRENCE LARRY",
-        "GERALD JERRY",
-        "DOROTHY DOT DOTTIE",
-        "ABIGAIL ABBY",
-        "REBECCA BECKY",
-        "VICTORIA VICKY TORI",
-        "ANDREW ANDY DREW",
-        "DONALD DON",
-        "RONALD RON",
-        "KENNETH KEN KENNY",
-        "TIMOTHY TIM",
-        "PETER PETE",
-        "FREDERICK FRED",
-        "RAYMOND RAY",
-        "EUGENE GENE",
-        "FRANCIS FRANK",
-        "FRANKLIN FRANK",
-        "JUDITH JUDY",
-        "BARBARA BARB BARBIE",
-        "SUZANNE SUE",
-        "VIRGINIA GINNY GINGER",
-    )
-)
-
-
-_NO_GROUPS: frozenset[int] = frozenset()
-_NICKNAME_INDEX: dict[str, frozenset[int]] = {
-    name: frozenset(i for i, group in enumerate(_NICKNAME_GROUPS) if name in group)
-    for group in _NICKNAME_GROUPS
-    for name in group
-}
+# Nicknames: the ``nicknames`` package's hand-curated list of English given names and their
+# nicknames (Carlton Northern, Apache-2.0): two first names agree by nickname when one is a
+# nickname of the other (William/Bill) or both are nicknames of one name (Bob/Rob).
+_NICKNAMES = NickNamer()
 
 
 class _Agreement(Enum):
@@ -169,6 +106,7 @@ class NameSimilarity:
     last: float
     first: float
     initial: bool  # the page gives only an initial, and it matches
+    nickname: bool = False  # the first names agree only as nicknames (Bill and William): weaker
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,24 +127,138 @@ def match_patient(
         result = _match_cover(cover_mrn, ids, roster, settings)
     else:
         result = _decide(ids, roster, settings)
+        if not result.filed and _names_disagree(ids.names):
+            result = replace(result, reason=UNCLEAR_NAME)
+    result = replace(result, read=summarize_read(ids.read))
     log.debug(
-        "patient match: %s (filed=%s, %d candidates)", result.reason, result.filed, len(result.candidates)
-    )
+        "patient match: %s (filed=%s, %d candidates; %s)",
+        result.reason, result.filed, len(result.candidates), result.read,
+    )  # fmt: skip
     return result
 
 
+UNCLEAR_NAME = "unclear which name is the patient's"
+
+
+def summarize_read(read: tuple[str, ...]) -> str:
+    """What the page gave and under which kinds of label, for the review list (no PHI):
+    "read name [member], dob [d.o.b.]; set aside: name [guarantor]"."""
+    own: dict[str, list[str]] = {}
+    others: dict[str, list[str]] = {}
+    for item in read:
+        what, _, kind = item.partition(":")
+        table = others if what.startswith("other ") else own
+        table.setdefault(what.removeprefix("other "), []).append(kind)
+    parts = [f"{what} [{', '.join(dict.fromkeys(kinds))}]" for what, kinds in own.items()]
+    text = f"read {', '.join(parts)}" if parts else "nothing read under a patient label"
+    if others:
+        aside = [f"{what} [{', '.join(dict.fromkeys(kinds))}]" for what, kinds in others.items()]
+        text += f"; set aside as someone else's: {', '.join(aside)}"
+    return text
+
+
+def _names_disagree(names: tuple[PersonName, ...]) -> bool:
+    """Two names under patient labels that cannot be one person's: which is the patient's?"""
+    return any(
+        _name_contradicts(_name_similarity(a.last, a.first, a.middle, b.last, b.first))
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+    )
+
+
 def _decide(ids: Identifiers, roster: Roster, settings: PatientSettings) -> PatientMatch:
-    if not ids.mrns and not ids.names and not ids.dobs:
+    if not ids.mrns and not ids.names and not ids.dobs and not ids.member_ids and not ids.accounts:
         return PatientMatch(None, None, "no patient identifiers")
-    mrns = _distinct_mrns(ids.mrns)
+    mrns = _page_mrns(ids, roster)
+    keyed = _keyed_patients(ids, roster)
     if len(mrns) > 1:
-        resolved = _one_mrn_misread(mrns, roster)
+        resolved = _one_mrn_misread(mrns, roster) or _one_patient(mrns, roster)
         if resolved is None:
             return _conflicting_mrns(mrns, ids, roster)
         mrns = (resolved,)
     if len(mrns) == 1:
-        return _match_by_mrn(mrns[0], ids, roster, settings)
+        result = _match_by_mrn(mrns[0], ids, roster, settings)
+        if result.mrn is not None and any(normalize_mrn(m) != normalize_mrn(result.mrn) for m in keyed):
+            return PatientMatch(None, result.score, "conflicting identifiers", result.candidates)
+        return result
+    if len(keyed) > 1:
+        found = tuple((p.mrn, assess_mrn_patient(p, ids)[0]) for p, _ in keyed.values())
+        return PatientMatch(None, max(score for _, score in found), "conflicting identifiers", found)
+    if keyed:
+        patient, kind = next(iter(keyed.values()))
+        return _match_by_key(patient, kind, ids, roster, settings)
+    if not ids.names and not ids.dobs:
+        return PatientMatch(None, None, "no patient identifiers")
     return _match_by_name_dob(ids, roster, settings)
+
+
+def _page_mrns(ids: Identifiers, roster: Roster) -> tuple[str, ...]:
+    """The page's MRNs; one read under an account-number label only when the roster has it as
+    an MRN (otherwise it is an account number, looked up as one)."""
+    accounts = {normalize_mrn(a) for a in ids.accounts}
+    return tuple(
+        m
+        for m in _distinct_mrns(ids.mrns)
+        if normalize_mrn(m) not in accounts or roster.by_mrn(m) is not None
+    )
+
+
+def _keyed_patients(ids: Identifiers, roster: Roster) -> dict[str, tuple[Patient, str]]:
+    """The patients the page's member IDs and account numbers point to in the roster (a number
+    the roster gives to several patients, a family's member ID, points to none), by MRN."""
+    found: dict[str, tuple[Patient, str]] = {}
+    for kind, label, values in (
+        ("member_id", "member id", ids.member_ids),
+        ("account", "account", ids.accounts),
+    ):
+        for value in values:
+            patients = roster.by_identifier(kind, value)
+            if len(patients) == 1:
+                found.setdefault(patients[0].mrn, (patients[0], label))
+    return found
+
+
+def _one_patient(mrns: tuple[str, ...], roster: Roster) -> str | None:
+    """The page's MRNs are one patient's, current and previous ones (after a merge)."""
+    patients = {p.mrn for p in (_lookup_mrn(m, roster)[0] for m in mrns) if p is not None}
+    if len(patients) != 1 or any(_lookup_mrn(m, roster)[0] is None for m in mrns):
+        return None
+    return next(iter(patients))
+
+
+def _lookup_mrn(mrn: str, roster: Roster) -> tuple[Patient | None, bool]:
+    """The patient with this MRN, or the one patient it is a previous MRN of (then True)."""
+    patient = roster.by_mrn(mrn)
+    if patient is not None:
+        return patient, False
+    previous = roster.by_identifier("previous_mrn", mrn)
+    return (previous[0], True) if len(previous) == 1 else (None, False)
+
+
+def _match_by_key(
+    patient: Patient, kind: str, ids: Identifiers, roster: Roster, settings: PatientSettings
+) -> PatientMatch:
+    """A member ID or account number the roster gives to one patient: like an MRN, filed only
+    when the name or DOB corroborates it and nothing contradicts it; a DOB alone does not
+    when a same-surname patient was born the same day (twins share a family's numbers)."""
+    score, reason, corroborated = assess_mrn_patient(patient, ids)
+    reason = reason.replace("mrn", kind)
+    candidates = ((patient.mrn, score),)
+    if not corroborated:
+        return PatientMatch(None, score, reason, candidates)
+    if score < settings.min_match_score - _EPS:
+        return PatientMatch(None, score, f"{kind} match below threshold", candidates)
+    if reason == f"{kind}+dob agree" and _same_day_namesake(patient, roster):
+        return PatientMatch(None, score, "twin in roster", candidates)
+    return PatientMatch(patient.mrn, score, reason, candidates)
+
+
+def _same_day_namesake(patient: Patient, roster: Roster) -> bool:
+    key = blocking_key(patient.last)
+    same_day = roster.candidates((patient.last,), (patient.dob,), near_dobs=(patient.dob,))
+    return any(
+        p.mrn != patient.mrn and p.dob == patient.dob and blocking_key(p.last) == key for p in same_day
+    )
 
 
 def _distinct_mrns(mrns: tuple[str, ...]) -> tuple[str, ...]:
@@ -248,6 +300,8 @@ def _match_cover(cover_mrn: str, ids: Identifiers, roster: Roster, settings: Pat
 def _another_mrn(mrn: str, patient: Patient, roster: Roster) -> bool:
     """An MRN on the page is not the patient's (nor a misreading of it that is no one else's)."""
     norm, own = normalize_mrn(mrn), normalize_mrn(patient.mrn)
+    if any(kind == "previous_mrn" and normalize_mrn(value) == norm for kind, value in patient.identifiers):
+        return False
     return norm != own and not (_ocr_misread(norm, own) and roster.by_mrn(mrn) is None)
 
 
@@ -255,7 +309,7 @@ def _another_mrn(mrn: str, patient: Patient, roster: Roster) -> bool:
 
 
 def _match_by_mrn(mrn: str, ids: Identifiers, roster: Roster, settings: PatientSettings) -> PatientMatch:
-    patient = roster.by_mrn(mrn)
+    patient, previous = _lookup_mrn(mrn, roster)
     if patient is None:  # an outside MRN, or one of ours misread: name + DOB decide which
         by_name = _match_by_name_dob(ids, roster, settings)
         if by_name.mrn is not None and _ocr_misread(normalize_mrn(mrn), normalize_mrn(by_name.mrn)):
@@ -270,9 +324,9 @@ def _match_by_mrn(mrn: str, ids: Identifiers, roster: Roster, settings: PatientS
         return PatientMatch(None, score, reason, candidates)
     if score < settings.min_match_score - _EPS:
         return PatientMatch(None, score, "mrn match below threshold", candidates)
-    if reason == "mrn+dob agree" and _has_twin(patient, mrn, roster):
+    if reason == "mrn+dob agree" and _has_twin(patient, patient.mrn if previous else mrn, roster):
         return PatientMatch(None, score, "twin in roster", candidates)
-    return PatientMatch(patient.mrn, score, reason, candidates)
+    return PatientMatch(patient.mrn, score, f"{reason}, previous mrn" if previous else reason, candidates)
 
 
 def _misread_mrn(
@@ -435,7 +489,10 @@ def _match_by_name_dob(ids: Identifiers, roster: Roster, settings: PatientSettin
 
 def _fileable(c: ScoredCandidate) -> bool:
     """Whatever the configured threshold: names agree (not by initial), the DOB is exact or
-    transposed and the sex (when printed) is the roster's."""
+    transposed and the sex (when printed) is the roster's; first names agreeing only as
+    nicknames need the exact DOB and the same last name."""
+    if c.name.nickname and (c.dob < DOB_EXACT - _EPS or c.name.last < NICKNAME_LAST - _EPS):
+        return False
     return (
         c.dob >= DOB_TRANSPOSED - _EPS and _name_agrees(c.name, allow_initial=False) and not c.sex_contradicts
     )
@@ -503,26 +560,50 @@ def _top(ranked: list[ScoredCandidate]) -> tuple[tuple[str, float], ...]:
 
 
 def name_similarity(name: PersonName, patient: Patient) -> NameSimilarity:
-    """Last- and first-name similarity of a page name to a patient; the name read the
-    other way round (first and last swapped) counts too, slightly discounted."""
-    return _name_similarity(name.last, name.first, patient.last, patient.first)
+    """Last- and first-name similarity of a page name to a patient, or to one of the patient's
+    former names / aliases; the name read the other way round (first and last swapped) counts
+    too, slightly discounted, and so does a last middle word taken as the first of two surnames
+    ("Maria Garcia Lopez" against GARCIA LOPEZ)."""
+    best = _name_similarity(name.last, name.first, name.middle, patient.last, patient.first)
+    for alias in patient.aliases:
+        other = _name_similarity(name.last, name.first, name.middle, alias.last, alias.first)
+        best = max(best, other, key=_name_points)
+    return best
 
 
 @lru_cache(maxsize=1 << 16)  # scoring a block of a million-patient roster meets the same names often
-def _name_similarity(page_last: str, page_first: str, roster_last: str, roster_first: str) -> NameSimilarity:
-    name = PersonName(page_last, page_first)
+def _name_similarity(
+    page_last: str, page_first: str, page_middle: str, roster_last: str, roster_first: str
+) -> NameSimilarity:
     last, first = _normalized(roster_last), _normalized(roster_first)
-    straight = NameSimilarity(
-        last_name_similarity(name.last, last),
-        first_name_similarity(name.first, first),
-        _initial_matches(name.first, first),
-    )
-    swapped = NameSimilarity(
-        SWAPPED_PENALTY * last_name_similarity(name.first, last),
-        SWAPPED_PENALTY * first_name_similarity(name.last, first),
-        False,
-    )
-    return max(straight, swapped, key=_name_points)
+    readings = [page_last]
+    middle = page_middle.split()[-1] if page_middle else ""
+    if len(middle) > 1:
+        readings.append(f"{middle} {page_last}")
+    best = NameSimilarity(0.0, 0.0, False)
+    for page_last_reading in readings:
+        straight = NameSimilarity(
+            last_name_similarity(page_last_reading, last),
+            first_name_similarity(page_first, first),
+            _initial_matches(page_first, first),
+            _by_nickname(page_first, first),
+        )
+        swapped = NameSimilarity(
+            SWAPPED_PENALTY * last_name_similarity(page_first, last),
+            SWAPPED_PENALTY * first_name_similarity(page_last_reading, first),
+            False,
+            _by_nickname(page_last_reading, first),
+        )
+        best = max(best, straight, swapped, key=_name_points)
+    return best
+
+
+def _by_nickname(page: str, roster: str) -> bool:
+    """The first names agree only as nicknames (not as spellings of one name)."""
+    if not page or not roster:
+        return False
+    page_first, roster_first = page.split()[0], roster.split()[0]
+    return is_nickname(page_first, roster_first) and _jw(page_first, roster_first) < NICKNAME_SIM
 
 
 _normalized = lru_cache(maxsize=1 << 16)(normalize_name)
@@ -554,9 +635,16 @@ def _initial_matches(page: str, roster: str) -> bool:
     return len(page) == 1 and roster.startswith(page)
 
 
+@lru_cache(maxsize=1 << 14)
 def is_nickname(a: str, b: str) -> bool:
-    """True when two different first names are in one nickname group (Bob and Robert)."""
-    return a != b and not _NICKNAME_INDEX.get(a, _NO_GROUPS).isdisjoint(_NICKNAME_INDEX.get(b, _NO_GROUPS))
+    """True when two different first names are one a nickname of the other (Bill and William) or
+    both nicknames of one name (Bob and Rob), by the ``nicknames`` package's list."""
+    if a == b or not a or not b:
+        return False
+    a, b = a.lower(), b.lower()
+    if b in _NICKNAMES.nicknames_of(a) or a in _NICKNAMES.nicknames_of(b):
+        return True
+    return not _NICKNAMES.canonicals_of(a).isdisjoint(_NICKNAMES.canonicals_of(b))
 
 
 def dob_similarity(page: dt.date, roster: dt.date, swappable: bool = True) -> float:

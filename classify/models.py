@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 DocStatus = Literal["filed", "review"]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonName:
+    last: str
+    first: str
+    middle: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +25,12 @@ class Patient:
     first: str
     dob: dt.date
     sex: str = ""
+    # Former names and aliases (maiden name, name before a change) from the roster's optional
+    # ``aliases`` column: a page name agreeing with one of them agrees with the patient.
+    aliases: tuple[PersonName, ...] = ()
+    # Other numbers the roster gives the patient: (kind, value), kind one of IDENTIFIER_KINDS
+    # (insurance member IDs, account or encounter numbers, previous MRNs after a merge).
+    identifiers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +39,6 @@ class Classification:
     loinc: str | None
     confidence: float  # in [0, 1]
     scores: tuple[tuple[str, float], ...] = ()  # every type's score, best first
-
-
-@dataclass(frozen=True, slots=True)
-class PersonName:
-    last: str
-    first: str
-    middle: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,11 @@ class Identifiers:
     sexes: tuple[str, ...] = ()  # "M" / "F" as printed under a Sex/Gender label
     # Of ``dobs``, those printed so that day and month cannot have been swapped (month name, ISO).
     fixed_dobs: tuple[dt.date, ...] = ()
+    member_ids: tuple[str, ...] = ()  # under Member ID / Subscriber ID / Policy # labels
+    accounts: tuple[str, ...] = ()  # under Account # / FIN / Encounter # / Visit # labels
+    # What was read and under which kind of label, free of PHI: "name:member", "dob:d.o.b.",
+    # "mrn:chart #", and what was set aside as someone else's: "other name:guarantor".
+    read: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +64,17 @@ class PatientMatch:
     score: float | None  # of the best candidate, in [0, 1]
     reason: str  # short, free of PHI: e.g. "mrn+dob agree", "no identifiers", "ambiguous: 2 candidates"
     candidates: tuple[tuple[str, float], ...] = ()  # (mrn, score), best first
+    # Which identifiers were read, from which kind of label (``Identifiers.read`` summarized; no PHI).
+    read: str = field(default="", compare=False)
 
     @property
     def filed(self) -> bool:
         return self.mrn is not None
+
+    @property
+    def explained(self) -> str:
+        """The reason and what it rests on, for the review list: "dob only (read: dob from d.o.b.)"."""
+        return f"{self.reason} ({self.read})"[:256] if self.read else self.reason
 
 
 class Roster(Protocol):
@@ -75,3 +93,12 @@ class Roster(Protocol):
         patients whose last name sounds like one given, born on one of ``near_dobs`` when some
         are given (on any date otherwise, up to a limit)."""
         ...
+
+    def by_identifier(self, kind: str, value: str) -> list[Patient]:
+        """Patients the roster's optional identifiers give ``value`` to: ``kind`` is one of
+        IDENTIFIER_KINDS; compared as MRNs are (no white space or leading zeros)."""
+        ...
+
+
+# Kinds of the roster's other identifiers (``Patient.identifiers``, ``Roster.by_identifier``).
+IDENTIFIER_KINDS = ("member_id", "account", "previous_mrn")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chartclerk.classify.models import Patient
+from chartclerk.classify.models import Patient, PersonName
 from chartclerk.errors import InputFileError
 
 if TYPE_CHECKING:
@@ -34,7 +34,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("mrn", "last", "first", "dob")
-OPTIONAL_COLUMNS = ("sex",)
+OPTIONAL_COLUMNS = ("sex", "member_ids", "accounts", "previous_mrns", "aliases")
+# Other spellings of the optional identifier columns' headers.
+COLUMN_ALIASES = {
+    "member_id": "member_ids", "insurance_id": "member_ids", "insurance_ids": "member_ids",
+    "account": "accounts", "account_number": "accounts", "account_numbers": "accounts",
+    "encounter": "accounts", "encounters": "accounts",
+    "previous_mrn": "previous_mrns", "prior_mrn": "previous_mrns", "prior_mrns": "previous_mrns",
+    "merged_mrns": "previous_mrns", "old_mrns": "previous_mrns",
+    "alias": "aliases", "former_name": "aliases", "former_names": "aliases", "other_names": "aliases",
+}  # fmt: skip
+_ID_COLUMNS = {"member_ids": "member_id", "accounts": "account", "previous_mrns": "previous_mrn"}
+_MULTI_SEPARATOR = re.compile(r"[;|]")
 _MRN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 \-]*")
 
 _SOUNDEX_CODES = {
@@ -60,6 +71,26 @@ def normalize_mrn(mrn: str) -> str:
     if not compact:
         return ""
     return compact.lstrip("0") or "0"
+
+
+def parse_alias(text: str) -> PersonName | None:
+    """A former name or alias as the roster gives it, "LAST, FIRST [MIDDLE]" or "First [Middle]
+    Last", normalized as names are; None without both a last and a first name."""
+    if "," in text:
+        last, _, rest = text.partition(",")
+        words = normalize_name(rest).split()
+        last = normalize_name(last)
+    else:
+        words = normalize_name(text).split()
+        last = words.pop() if len(words) > 1 else ""
+    if not last or not words:
+        return None
+    return PersonName(last=last, first=words[0], middle=" ".join(words[1:]))
+
+
+def alias_text(name: PersonName) -> str:
+    """The stored form of an alias: "LAST, FIRST MIDDLE" (``parse_alias`` reads it back)."""
+    return f"{name.last}, {' '.join(w for w in (name.first, name.middle) if w)}"
 
 
 def normalize_name(name: str) -> str:
@@ -96,12 +127,13 @@ def blocking_key(last: str) -> str:
 class MemoryRoster:
     """A roster held in memory (tests, small offices). The first patient wins on duplicate MRNs."""
 
-    __slots__ = ("_by_dob", "_by_key", "_by_mrn")
+    __slots__ = ("_by_dob", "_by_id", "_by_key", "_by_mrn")
 
     def __init__(self, patients: Iterable[Patient]) -> None:
         self._by_mrn: dict[str, Patient] = {}
         self._by_key: dict[str, list[Patient]] = {}
         self._by_dob: dict[dt.date, list[Patient]] = {}
+        self._by_id: dict[tuple[str, str], list[Patient]] = {}
         for patient in patients:
             key = normalize_mrn(patient.mrn)
             if key in self._by_mrn:
@@ -109,6 +141,8 @@ class MemoryRoster:
             self._by_mrn[key] = patient
             self._by_key.setdefault(blocking_key(patient.last), []).append(patient)
             self._by_dob.setdefault(patient.dob, []).append(patient)
+            for kind, value in dict.fromkeys((k, normalize_mrn(v)) for k, v in patient.identifiers):
+                self._by_id.setdefault((kind, value), []).append(patient)
 
     def __len__(self) -> int:
         return len(self._by_mrn)
@@ -119,6 +153,10 @@ class MemoryRoster:
     def by_mrns(self, mrns: tuple[str, ...]) -> list[Patient]:
         found = (self._by_mrn.get(key) for key in sorted({normalize_mrn(m) for m in mrns}))
         return [p for p in found if p is not None]
+
+    def by_identifier(self, kind: str, value: str) -> list[Patient]:
+        """Patients the roster gives this member ID, account number or previous MRN (``kind``)."""
+        return list(self._by_id.get((kind, normalize_mrn(value)), ()))
 
     def candidates(
         self, last_names: tuple[str, ...], dobs: tuple[dt.date, ...], *, near_dobs: tuple[dt.date, ...] = ()
@@ -140,9 +178,12 @@ class MemoryRoster:
 
 def read_roster_csv(path: Path) -> RosterImport:
     """Read a roster CSV (header ``mrn,last,first,dob[,sex]``, any case, extra columns ignored,
-    ISO dates, UTF-8 with or without BOM). Bad rows are skipped and reported (by the line they
-    start on), never raised; an unreadable or non-UTF-8 file, or a header without a required
-    column, raises InputFileError."""
+    ISO dates, UTF-8 with or without BOM). Optional columns give other identifiers, several
+    in one cell separated by ``;`` or ``|``: ``member_ids`` (insurance member IDs), ``accounts``
+    (account or encounter numbers), ``previous_mrns`` (MRNs merged into this one), ``aliases``
+    (former names, "LAST, FIRST" or "First Last"); COLUMN_ALIASES lists other accepted headers.
+    Bad rows are skipped and reported (by the line they start on), never raised; an unreadable
+    or non-UTF-8 file, or a header without a required column, raises InputFileError."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
@@ -201,7 +242,8 @@ def _records(reader: Reader) -> Iterator[tuple[int, list[str] | None]]:
 def _column_index(header: list[str]) -> dict[str, int]:
     index: dict[str, int] = {}
     for i, name in enumerate(header):
-        key = name.strip().lower()
+        key = "_".join(name.strip().lower().split())
+        key = COLUMN_ALIASES.get(key, key)
         if key in REQUIRED_COLUMNS + OPTIONAL_COLUMNS and key not in index:
             index[key] = i
     return index
@@ -226,7 +268,28 @@ def _parse_row(row: list[str], columns: dict[str, int]) -> tuple[Patient | None,
     dob = _parse_iso_date(dob_text)
     if dob is None:
         return None, f"bad dob '{dob_text}'"
-    return Patient(mrn=mrn, last=last, first=first, dob=dob, sex=cell.get("sex", "").upper()), None
+    identifiers: list[tuple[str, str]] = []
+    for column, kind in _ID_COLUMNS.items():
+        for value in _values(cell.get(column, "")):
+            if not _MRN_RE.fullmatch(value) or not normalize_mrn(value):
+                return None, f"bad {column} value '{value}'"
+            if kind != "previous_mrn" or normalize_mrn(value) != normalize_mrn(mrn):
+                identifiers.append((kind, value))
+    aliases: list[PersonName] = []
+    for value in _values(cell.get("aliases", "")):
+        alias = parse_alias(value)
+        if alias is None or any(_is_control(c) for c in value):
+            return None, f"bad alias '{value}' (LAST, FIRST or First Last)"
+        aliases.append(alias)
+    patient = Patient(
+        mrn=mrn, last=last, first=first, dob=dob, sex=cell.get("sex", "").upper(),
+        aliases=tuple(dict.fromkeys(aliases)), identifiers=tuple(dict.fromkeys(identifiers)),
+    )  # fmt: skip
+    return patient, None
+
+
+def _values(cell: str) -> list[str]:
+    return [v.strip() for v in _MULTI_SEPARATOR.split(cell) if v.strip()]
 
 
 def _is_control(char: str) -> bool:

@@ -16,7 +16,10 @@ on one connection, each kept to an index seek:
   index ``(last_key, dob)``, when the schema has one, does it in one seek per pair; without
   it, ``last_key`` is wrapped in an expression so that SQLite's planner (which would
   otherwise pick ``ix_patients_last_key`` once there are many dates) walks ``ix_patients_dob``;
-* by name alone (no DOB on the page): the ``last_key`` block, at most ``NAME_ONLY_LIMIT``.
+* by name alone (no DOB on the page): the ``last_key`` block, at most ``NAME_ONLY_LIMIT``;
+* by another identifier (member ID, account number, previous MRN): ``patient_identifiers``
+  on ``(kind, value_norm)`` (migration 0006). Every patient returned carries its aliases and
+  identifiers, read in one more query on ``patient_identifiers.patient_mrn``.
 """
 
 from __future__ import annotations
@@ -50,10 +53,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from chartclerk.classify.models import Patient
+from chartclerk.classify.models import IDENTIFIER_KINDS, Patient
+from chartclerk.classify.roster import alias_text, parse_alias
 from chartclerk.errors import ArchiveError
 from chartclerk.store.db import db_error_message, session_scope
-from chartclerk.store.tables import PatientRow
+from chartclerk.store.tables import PatientIdentifierRow, PatientRow
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,8 @@ _SOUNDEX_GROUPS = {"1": "BFPV", "2": "CGJKQSXZ", "3": "DT", "4": "L", "5": "MN",
 _SOUNDEX = {letter: digit for digit, letters in _SOUNDEX_GROUPS.items() for letter in letters}
 _PATIENTS = cast(Table, PatientRow.__table__)
 _FIELDS = (_PATIENTS.c.mrn, _PATIENTS.c.last, _PATIENTS.c.first, _PATIENTS.c.dob, _PATIENTS.c.sex)
+_IDS = cast(Table, PatientIdentifierRow.__table__)
+IDENTIFIER_LIMIT = 10  # patients one member ID or account number may be shared by, read at most
 
 
 def normalize_mrn(mrn: str) -> str:
@@ -140,6 +146,16 @@ _BY_MRN = (
 )
 _BY_MRNS = select(*_FIELDS).where(_PATIENTS.c.mrn.in_(bindparam("mrns", expanding=True)))
 _BY_NORMS = select(*_FIELDS).where(_PATIENTS.c.mrn_norm.in_(bindparam("norms", expanding=True)))
+_BY_IDENTIFIER = (
+    select(*_FIELDS)
+    .join(_IDS, _IDS.c.patient_mrn == _PATIENTS.c.mrn)
+    .where(_IDS.c.kind == bindparam("kind"), _IDS.c.value_norm == bindparam("norm"))
+    .order_by(_PATIENTS.c.mrn)
+    .limit(IDENTIFIER_LIMIT)
+)
+_IDENTIFIERS_OF = select(_IDS.c.id, _IDS.c.patient_mrn, _IDS.c.kind, _IDS.c.value, _IDS.c.value_norm).where(
+    _IDS.c.patient_mrn.in_(bindparam("mrns", expanding=True))
+)
 _WITH_COMPOSITE = _statements(_PATIENTS.c.last_key)
 _WITHOUT_COMPOSITE = _statements(_PATIENTS.c.last_key.concat(""))  # not indexable: dates drive the search
 
@@ -159,9 +175,19 @@ class ArchiveRoster:
             return None
         with self._connect() as conn:
             rows = conn.execute(_BY_MRN, {"mrn": mrn.strip(), "norm": norm}).all()
-        if rows and rows[0].mrn == mrn.strip():
-            return _to_patient(rows[0])
-        return _to_patient(rows[0]) if len(rows) == 1 else None  # "000123" and "123" both there: ambiguous
+            if not rows or (len(rows) > 1 and rows[0].mrn != mrn.strip()):
+                return None  # "000123" and "123" both there: ambiguous
+            return _with_identifiers(conn, [rows[0]])[0]
+
+    def by_identifier(self, kind: str, value: str) -> list[Patient]:
+        """Patients the roster gives this member ID, account number or previous MRN (``kind``),
+        compared as MRNs are; at most IDENTIFIER_LIMIT."""
+        norm = normalize_mrn(value)
+        if kind not in IDENTIFIER_KINDS or not norm:
+            return []
+        with self._connect() as conn:
+            rows = conn.execute(_BY_IDENTIFIER, {"kind": kind, "norm": norm}).all()
+            return _with_identifiers(conn, rows)
 
     def by_mrns(self, mrns: tuple[str, ...]) -> list[Patient]:
         """Patients whose MRN is one of ``mrns``, compared without leading zeros (by MRN)."""
@@ -170,7 +196,7 @@ class ArchiveRoster:
             return []
         with self._connect() as conn:
             rows = conn.execute(_BY_NORMS, {"norms": norms}).all()
-        return sorted((_to_patient(row) for row in rows), key=lambda p: p.mrn)
+            return sorted(_with_identifiers(conn, rows), key=lambda p: p.mrn)
 
     def patients(self, mrns: Iterable[str]) -> dict[str, Patient]:
         """The roster entries of these exact MRNs (as stored), by MRN; absent ones are left out."""
@@ -179,7 +205,7 @@ class ArchiveRoster:
             return {}
         with self._connect() as conn:
             rows = conn.execute(_BY_MRNS, {"mrns": wanted}).all()
-        return {row.mrn: _to_patient(row) for row in rows}
+            return {p.mrn: p for p in _with_identifiers(conn, rows)}
 
     def candidates(
         self,
@@ -209,11 +235,11 @@ class ArchiveRoster:
             for query, params in queries:
                 for row in conn.execute(query, params):
                     found.setdefault(row.mrn, row)
-        date_set, key_set = set(dates), set(keys)
-        ordered = sorted(
-            found.values(), key=lambda r: (not (r.last_key in key_set and r.dob in date_set), r.mrn)
-        )
-        return [_to_patient(row) for row in ordered[:limit]]
+            date_set, key_set = set(dates), set(keys)
+            ordered = sorted(
+                found.values(), key=lambda r: (not (r.last_key in key_set and r.dob in date_set), r.mrn)
+            )
+            return _with_identifiers(conn, ordered[:limit])
 
     def count(self) -> int:
         with self._connect() as conn:
@@ -241,29 +267,81 @@ class ArchiveRoster:
         return self._statements
 
 
+def _with_identifiers(conn: Connection, rows: Sequence[Any]) -> list[Patient]:
+    """Patients of Core rows of _FIELDS, each with its aliases and other identifiers."""
+    if not rows:
+        return []
+    extra: dict[str, list[Any]] = {}
+    for found in conn.execute(_IDENTIFIERS_OF, {"mrns": sorted({row.mrn for row in rows})}):
+        extra.setdefault(found.patient_mrn, []).append(found)
+    patients = []
+    for row in rows:
+        patient = _to_patient(row)
+        mine = sorted(extra.get(row.mrn, ()), key=lambda r: r.id)  # as imported
+        if mine:
+            aliases = tuple(a for a in (parse_alias(r.value_norm) for r in mine if r.kind == "alias") if a)
+            numbers = tuple((r.kind, r.value) for r in mine if r.kind != "alias")
+            patient = Patient(
+                patient.mrn, patient.last, patient.first, patient.dob, patient.sex, aliases, numbers
+            )
+        patients.append(patient)
+    return patients
+
+
 def import_patients(write_engine: Engine, patients: Iterable[Patient]) -> int:
-    """Insert or update (by MRN) every patient, in one transaction. Returns how many were read."""
+    """Insert or update (by MRN) every patient, in one transaction. Returns how many were read.
+    A listed patient carrying aliases or other identifiers has its earlier ones replaced by them;
+    one carrying none keeps its earlier ones (a roster file without those columns erases nothing)."""
     total = 0
     with session_scope(write_engine) as session:
-        for batch, read in _batches(patients, IMPORT_BATCH):
+        # nothing to replace while the table is empty (most rosters carry no other identifiers)
+        stored = session.execute(select(_IDS.c.id).limit(1)).first() is not None
+        for batch, identifiers, read in _batches(patients, IMPORT_BATCH):
             _upsert(session, batch)
+            replaced = sorted({row["patient_mrn"] for row in identifiers})
+            if stored and replaced:
+                session.execute(_IDS.delete().where(_IDS.c.patient_mrn.in_(replaced)))
+            if identifiers:
+                session.execute(insert(_IDS), identifiers)
+                stored = True
             total += read
     log.info("imported %d roster entries", total)
     return total
 
 
-def _batches(patients: Iterable[Patient], size: int) -> Iterator[tuple[list[dict[str, Any]], int]]:
+def _batches(
+    patients: Iterable[Patient], size: int
+) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]], int]]:
     batch: dict[str, dict[str, Any]] = {}  # by MRN: a repeated MRN keeps its last entry
+    identifiers: dict[str, list[dict[str, Any]]] = {}
     count = 0
     for index, patient in enumerate(patients):
         row = _row(patient, index)
         batch[row["mrn"]] = row
+        identifiers[row["mrn"]] = _identifier_rows(row["mrn"], patient)
         count += 1
         if count == size:
-            yield list(batch.values()), count
-            batch, count = {}, 0
+            yield list(batch.values()), [r for rows in identifiers.values() for r in rows], count
+            batch, identifiers, count = {}, {}, 0
     if count:
-        yield list(batch.values()), count
+        yield list(batch.values()), [r for rows in identifiers.values() for r in rows], count
+
+
+def _identifier_rows(mrn: str, patient: Patient) -> list[dict[str, Any]]:
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind, value in patient.identifiers:
+        norm = normalize_mrn(value)
+        if kind not in IDENTIFIER_KINDS or not norm:
+            raise ArchiveError(f"roster entry {mrn}: bad {kind or 'identifier'}")
+        rows.setdefault(
+            (kind, norm), {"patient_mrn": mrn, "kind": kind, "value": value.strip(), "value_norm": norm}
+        )
+    for alias in patient.aliases:
+        text = alias_text(alias)
+        rows.setdefault(
+            ("alias", text), {"patient_mrn": mrn, "kind": "alias", "value": text, "value_norm": text}
+        )
+    return list(rows.values())
 
 
 def _row(patient: Patient, index: int) -> dict[str, Any]:

@@ -91,6 +91,29 @@ class PatientRow(Base):
     __table_args__ = (Index("ix_patients_last_key_dob", "last_key", "dob"),)
 
 
+class PatientIdentifierRow(Base):
+    """A roster patient's other identifier (migration 0006): an insurance member ID, an account or
+    encounter number, a previous MRN (after a merge), or a former name / alias. Matching uses the
+    numbers as it uses the MRN and the names as the patient's own; ``value_norm`` is the number as
+    MRNs are compared (no white space or leading zeros, upper case), the name as "LAST, FIRST M"
+    for aliases."""
+
+    __tablename__ = "patient_identifiers"
+    __table_args__ = (
+        CheckConstraint("kind IN ('member_id', 'account', 'previous_mrn', 'alias')", name="kind"),
+        UniqueConstraint("patient_mrn", "kind", "value_norm", name="uq_patient_identifiers_value"),
+        Index("ix_patient_identifiers_kind_value", "kind", "value_norm"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_mrn: Mapped[str] = mapped_column(
+        String(64), ForeignKey("patients.mrn", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(256))  # as imported
+    value_norm: Mapped[str] = mapped_column(String(256))
+
+
 class SourceRow(Base):
     """An original scan file, kept byte for byte under originals/."""
 

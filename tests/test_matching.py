@@ -34,15 +34,16 @@ PEGGY = Patient("5151", "Lindqvist", "Margaret", dt.date(1938, 7, 4), "F")
 ROSTER = MemoryRoster([JOHN, JAMES, LOOKALIKE, MARY, BOB, PEGGY])
 
 # Every reason is one of these fixed phrases: no names, MRNs or dates can leak into it.
+_KEY = r"(?:mrn|member id|account)"  # an MRN, or a number the roster gives one patient
 REASONS = re.compile(
-    r"(no patient identifiers|conflicting MRNs|dob contradicts mrn|name contradicts mrn|mrn not corroborated"
-    r"|mrn not in roster|mrn match below threshold|mrn\+name\+dob agree|mrn\+dob agree|mrn\+name agree"
-    r"|mrn\+name agree, dob transposed|name\+dob agree|name only|dob only|no roster match"
-    r"|conflicting identifiers|ambiguous: \d+ candidates|sex contradicts mrn|twin in roster"
-    r"|look-alike in roster|cover sheet|cover sheet\+page agree|contradicts cover sheet"
+    rf"(no patient identifiers|conflicting MRNs|dob contradicts {_KEY}|name contradicts {_KEY}"
+    rf"|{_KEY} not corroborated|mrn not in roster|{_KEY} match below threshold|{_KEY}\+name\+dob agree"
+    rf"|{_KEY}\+dob agree|{_KEY}\+name agree|{_KEY}\+name agree, dob transposed|name\+dob agree|name only"
+    rf"|dob only|no roster match|conflicting identifiers|ambiguous: \d+ candidates|sex contradicts {_KEY}"
+    r"|twin in roster|look-alike in roster|cover sheet|cover sheet\+page agree|contradicts cover sheet"
     r"|cover sheet mrn not in roster|cover sheet below threshold|unreadable cover sheet"
-    r"|mrn\+name agree, dob misread|name\+dob agree, mrn misread"
-    r")(, mrn misread)?"
+    rf"|{_KEY}\+name agree, dob misread|name\+dob agree, mrn misread|unclear which name is the patient's"
+    r")(, mrn misread|, previous mrn)?"
 )
 
 
@@ -212,7 +213,7 @@ def test_a_second_person_on_the_page_blocks_filing_without_mrn() -> None:
     other_dob = match(Identifiers(names=(name("O'Brien", "Mary"),), dobs=(MARY.dob, dt.date(1970, 5, 6))))
     other_name = match(Identifiers(names=(name("O'Brien", "Mary"), name("Doe", "Jane")), dobs=(MARY.dob,)))
     assert not other_dob.filed and other_dob.reason == "conflicting identifiers"
-    assert not other_name.filed and other_name.reason == "conflicting identifiers"
+    assert not other_name.filed and other_name.reason == "unclear which name is the patient's"
 
 
 def test_name_only_and_dob_only_go_to_review() -> None:

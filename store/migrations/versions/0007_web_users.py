@@ -1,7 +1,7 @@
 """Web app: users (role, argon2id hash), server-side sessions and sign-in attempts.
 
 Revision ID: 0007
-Revises: 0005 (issue 12; the lead re-chains once 0006 lands)
+Revises: 0006
 Create Date: 2026-11-28
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
