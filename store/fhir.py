@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from sqlalchemy import Select, select
 
-from chartclerk.errors import ArchiveError, NotFoundError
+from chartclerk.errors import ArchiveError, NotFoundError, RequestError
 from chartclerk.settings import ReleaseSettings
 from chartclerk.store.archive import Archive
 from chartclerk.store.db import session_scope
@@ -270,6 +270,15 @@ def search_document_references(
     return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
 
 
+def binary_file(archive: Archive, doc_id: int) -> tuple[Path, str]:
+    """The PDF of a filed document and its patient's MRN (documents in review have no Binary)."""
+    with session_scope(archive.engine) as session:
+        row = session.get(DocumentRow, doc_id)
+        if row is None or row.status != "filed" or row.patient_mrn is None:
+            raise NotFoundError(f"Binary/{doc_id} not found")
+        return archive.root / row.pdf_path, row.patient_mrn
+
+
 def document_ids(bundle: dict[str, Any]) -> list[int]:
     return [int(e["resource"]["id"]) for e in bundle.get("entry", [])]
 
@@ -277,7 +286,7 @@ def document_ids(bundle: dict[str, Any]) -> list[int]:
 def _date_filter(query: Select[Any], value: str) -> Select[Any]:
     match = re.fullmatch(r"(eq|ge|gt|le|lt)?(\d{4}-\d{2}-\d{2})", value.strip())
     if match is None:
-        raise NotFoundError(f"date must be like 2026-01-31 or ge2026-01-01, not {value!r}")
+        raise RequestError(f"date must be like 2026-01-31 or ge2026-01-01, not {value!r}")
     prefix, day = match.group(1) or "eq", dt.date.fromisoformat(match.group(2))
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(days=1)
