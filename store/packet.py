@@ -8,7 +8,8 @@ strip on the edge that is at the bottom when the page is shown (``/Rotate`` hono
 stamp (MRN, request number, "page x of N", CONFIDENTIAL) is drawn in that strip only, so it
 never covers the scan. The page's own content is wrapped in q/Q so its graphics state cannot
 leak into the stamp. qpdf reads the pages' streams from the document files when the packet is
-written, so memory stays flat in the number of pages.
+written (a qpdf page-assembly job, as chartclerk.store.pdf joins document pages), so memory
+does not grow with the page images.
 
 The cover letter is drawn with the standard Helvetica font (no embedding), text that
 ``pdftotext`` and viewers find.
@@ -16,9 +17,9 @@ The cover letter is drawn with the standard Helvetica font (no embedding), text 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
+import tempfile
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chartclerk.errors import ArchiveError
-from chartclerk.store.pdf import CREATOR, _one_line, _save_atomically
+from chartclerk.store.pdf import CREATOR, _joined, _one_line, _save_atomically
 
 if TYPE_CHECKING:
     import pikepdf
@@ -140,32 +141,44 @@ def write_packet(cover: CoverLetter, out: Path) -> PacketResult:
 
     cover_pages = cover_page_count(cover)
     total = cover_pages + sum(d.pages for d in cover.documents)
-    with contextlib.ExitStack() as stack:
-        pdf = stack.enter_context(pikepdf.new())
-        font = pdf.make_indirect(_font(Name.Helvetica))
-        bold = pdf.make_indirect(_font(Name("/Helvetica-Bold")))
-        _add_cover(pdf, cover, cover_pages, font, bold)
-        for d in cover.documents:
-            try:
-                src = stack.enter_context(pikepdf.open(d.pdf))
-            except (OSError, pikepdf.PdfError) as e:
-                raise ArchiveError(f"document {d.id}: cannot read its PDF: {_one_line(e)}") from e
-            if len(src.pages) != d.pages:
-                raise ArchiveError(f"document {d.id}: its PDF has {len(src.pages)} pages, recorded {d.pages}")
-            pdf.pages.extend(src.pages)
-        if len(pdf.pages) != total:
-            raise ArchiveError(f"packet has {len(pdf.pages)} pages, expected {total}")
-        for number, page in enumerate(pdf.pages, 1):
-            stamp = (
-                f"MRN {cover.patient_mrn}  |  Request {cover.request_id}  |  "
-                f"page {number} of {total}  |  CONFIDENTIAL"
-            )
-            _stamp_page(pdf, page, stamp, font)
-        pdf.docinfo[Name.Title] = f"Release of information, request {cover.request_id}"
-        pdf.docinfo[Name.Creator] = CREATOR
-        digest = _save_atomically(pdf, out)
+    for d in cover.documents:
+        _check_pages(d)
+    out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.cover-") as tmp:
+        cover_pdf = Path(tmp) / "cover.pdf"
+        with pikepdf.new() as pdf:
+            _add_cover(pdf, cover, cover_pages, pdf.make_indirect(_font(Name.Helvetica)),
+                       pdf.make_indirect(_font(Name("/Helvetica-Bold"))))  # fmt: skip
+            pdf.save(cover_pdf)
+        # qpdf's page assembly reads each page's streams from its file while writing (flat
+        # memory); Pdf.pages.extend would read them all into memory first.
+        with _joined([cover_pdf, *(d.pdf for d in cover.documents)], out) as pdf:
+            if len(pdf.pages) != total:
+                raise ArchiveError(f"packet has {len(pdf.pages)} pages, expected {total}")
+            font = pdf.make_indirect(_font(Name.Helvetica))
+            for number, page in enumerate(pdf.pages, 1):
+                stamp = (
+                    f"MRN {cover.patient_mrn}  |  Request {cover.request_id}  |  "
+                    f"page {number} of {total}  |  CONFIDENTIAL"
+                )
+                _stamp_page(pdf, page, stamp, font)
+            pdf.docinfo[Name.Title] = f"Release of information, request {cover.request_id}"
+            pdf.docinfo[Name.Creator] = CREATOR
+            digest = _save_atomically(pdf, out)
     log.info("packet for request %d: %d pages, sha256=%s", cover.request_id, total, digest)
     return PacketResult(sha256=digest, pages=total, cover_pages=cover_pages)
+
+
+def _check_pages(d: PacketDocument) -> None:
+    import pikepdf
+
+    try:
+        with pikepdf.open(d.pdf) as src:
+            found = len(src.pages)
+    except (OSError, pikepdf.PdfError) as e:
+        raise ArchiveError(f"document {d.id}: cannot read its PDF: {_one_line(e)}") from e
+    if found != d.pages:
+        raise ArchiveError(f"document {d.id}: its PDF has {found} pages, recorded {d.pages}")
 
 
 def stamp_box(mediabox: Sequence[float], rotate: int) -> tuple[float, float, float, float]:
