@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from chartclerk.classify.render import FONTS, Block, Layout
+from chartclerk.classify.training.render import FONTS, Block, Layout
 from chartclerk.tests.scans import FakePatient
 
 TITLES: Final[dict[str, tuple[str, ...]]] = {

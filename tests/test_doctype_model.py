@@ -16,10 +16,12 @@ import pytest
 
 from chartclerk.classify import DOC_TYPES, LOINC, classify_document
 from chartclerk.classify import model as model_module
-from chartclerk.classify.corpus import generate_document, ocr_noise
-from chartclerk.classify.model import current_model, load_model, shipped_manifest
-from chartclerk.classify.render import Block, Layout, render_pages
+from chartclerk.classify.model import SHIPPED_NAME, current_model, load_model, shipped_manifest
 from chartclerk.classify.training import CorpusRecipe, Example, read_corpus, retrain, write_corpus
+from chartclerk.classify.training.clinical import clinical_note, clinical_types, style_names
+from chartclerk.classify.training.fit import corpus_jobs, text_example
+from chartclerk.classify.training.forms import generate_document, ocr_noise
+from chartclerk.classify.training.render import Block, Layout, render_pages
 from chartclerk.errors import ExitCode, ModelError
 from chartclerk.ingest.models import SourceFile
 from chartclerk.page_worker import PageOutcome
@@ -36,8 +38,8 @@ SETTINGS = ClassifySettings()
 def model_copy(tmp_path: Path) -> Path:
     """The shipped model's two files, copied into tmp_path; returns the manifest."""
     for suffix in (".json", ".npz"):
-        shutil.copyfile(shipped_manifest().with_suffix(suffix), tmp_path / f"doctype-v1{suffix}")
-    return tmp_path / "doctype-v1.json"
+        shutil.copyfile(shipped_manifest().with_suffix(suffix), tmp_path / f"{SHIPPED_NAME}{suffix}")
+    return tmp_path / f"{SHIPPED_NAME}.json"
 
 
 def _edit_manifest(path: Path, **changes: object) -> None:
@@ -52,11 +54,14 @@ def test_shipped_model_carries_its_recipe_and_verifies() -> None:
     assert manifest.format_version == model_module.MODEL_FORMAT and manifest.doc_types == DOC_TYPES
     assert len(manifest.sha256) == 64 and manifest.trained_with
     assert (
-        manifest.recipe["corpus"] == "corpus-v1.jsonl.gz" and manifest.metrics["ocr_holdout_accuracy"] >= 0.95
+        manifest.recipe["corpus"] == "corpus-v2.jsonl.gz" and manifest.metrics["ocr_holdout_accuracy"] >= 0.95
     )
     corpus = read_corpus()
     assert {e.doc_type for e in corpus} == set(DOC_TYPES)
     assert sum(e.source == "ocr" for e in corpus) >= 13 * 30  # real OCR of rendered scans
+    clinical = {e.style for e in corpus if e.style != "forms"}
+    assert {s.split("/")[0] for s in clinical} == set(clinical_types())  # both template families
+    assert sum(e.source == "ocr" and e.style != "forms" for e in corpus) >= 9 * 10
 
 
 def test_shipped_corpus_is_what_the_recipe_generates() -> None:
@@ -64,11 +69,12 @@ def test_shipped_corpus_is_what_the_recipe_generates() -> None:
     (the OCR'd ones also depend on tesseract's version)."""
     recipe = CorpusRecipe()
     texts = [e for e in read_corpus() if e.source == "text"]
-    assert len(texts) == recipe.text_per_type * len(DOC_TYPES)
-    for example in texts[:: len(texts) // 40]:
-        rng = random.Random(f"noise:{example.doc_type}:{example.seed}")
-        rate = rng.uniform(0.0, 2 * recipe.text_noise_rate)
-        assert ocr_noise(generate_document(example.doc_type, example.seed).text, rng, rate) == example.text
+    _, jobs = corpus_jobs(recipe)
+    assert len(texts) == len(jobs) == (
+        recipe.text_per_type * len(DOC_TYPES) + recipe.clinical_text_per_type * len(clinical_types())
+    )
+    for example, (family, doc_type, seed) in list(zip(texts, jobs, strict=True))[:: len(texts) // 60]:
+        assert text_example(family, doc_type, seed, recipe.text_noise_rate) == example
 
 
 def test_damaged_model_file_is_refused(model_copy: Path) -> None:
@@ -85,6 +91,7 @@ def test_damaged_model_file_is_refused(model_copy: Path) -> None:
     ("changes", "message"),
     [
         ({"format_version": 99}, "format 99"),
+        ({"format_version": 1}, "format 1, this chartclerk reads format 2"),
         ({"features": {"word_ngrams": [1]}}, "damaged"),
         ({"doc_types": ["a", "b"]}, "other document types"),
         ({"sha256": None}, "checksum"),
@@ -139,8 +146,8 @@ def test_newest_valid_office_model_wins_and_damaged_ones_are_skipped(
     (office / "doctype-20250101T000000.npz").write_bytes(b"PK\x03\x04 not a model")
     assert current_model(office).name == "doctype-20240101T000000"
     (office / "doctype-20240101T000000.json").unlink()
-    assert current_model(office).name == "doctype-v1"
-    assert current_model(None).name == "doctype-v1"
+    assert current_model(office).name == SHIPPED_NAME
+    assert current_model(None).name == SHIPPED_NAME
 
 
 def test_no_title_line_is_typed_from_the_body() -> None:
@@ -242,7 +249,7 @@ def test_train_learns_the_offices_corrected_forms(tmp_path: Path, monkeypatch: p
         small += [e for e in corpus if e.doc_type == doc_type and e.source == "ocr"][:6]
         small += [e for e in corpus if e.doc_type == doc_type and e.source == "text"][:6]
     write_corpus(small, tmp_path / "corpus.jsonl.gz")
-    monkeypatch.setattr("chartclerk.classify.training.CORPUS_FILE", tmp_path / "corpus.jsonl.gz")
+    monkeypatch.setattr("chartclerk.classify.training.fit.CORPUS_FILE", tmp_path / "corpus.jsonl.gz")
 
     models = tmp_path / "models"
     fresh = [ocr_noise(_equipment_order(900 + i), random.Random(i), 0.02) for i in range(10)]
@@ -252,7 +259,7 @@ def test_train_learns_the_offices_corrected_forms(tmp_path: Path, monkeypatch: p
     office = [(f"Patient: QUILLFEATHER, ZENOBIA\n{_equipment_order(i)}", "prescription") for i in range(10)]
     report = retrain(office, models)
     assert report.model is not None and report.office_documents == 10 and report.folds == 5
-    assert report.previous_model == "doctype-v1"
+    assert report.previous_model == SHIPPED_NAME
     assert report.accuracy_before is not None and report.accuracy_after is not None
     assert report.accuracy_after >= 0.9 and report.accuracy_after > report.accuracy_before
     assert current_model(models).name == report.model  # used from now on
@@ -271,7 +278,7 @@ def test_train_learns_the_offices_corrected_forms(tmp_path: Path, monkeypatch: p
 
 def test_nothing_to_learn_without_corrections(tmp_path: Path) -> None:
     report = retrain([], tmp_path / "models")
-    assert report.model is None and report.previous_model == "doctype-v1"
+    assert report.model is None and report.previous_model == SHIPPED_NAME
     assert not (tmp_path / "models").exists() or not list((tmp_path / "models").iterdir())
 
 
@@ -310,7 +317,7 @@ def test_classify_command_shows_three_types_and_the_words_that_weighed(tmp_path:
     result = _cli(config, "classify", str(tmp_path / "scan.png"), "--explain")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("scan.png p1-1: lab_report (LOINC 11502-2)") and "model doctype-v1" in lines[0]
+    assert lines[0].startswith("scan.png p1-1: lab_report (LOINC 11502-2)") and f"model {SHIPPED_NAME}" in lines[0]
     ranked = [line.split()[1] for line in lines if line.startswith(("  1.", "  2.", "  3."))]
     assert len(ranked) == 3 and ranked[0] == "lab_report" and len(set(ranked)) == 3
     assert len([line for line in lines if line.startswith("       ")]) == 3  # words for each of the three
@@ -322,5 +329,5 @@ def test_train_command_without_corrections_changes_nothing(tmp_path: Path) -> No
     config.write_text("archive: archive\n", encoding="utf-8")
     result = _cli(config, "train")
     assert result.returncode == 0, result.stderr
-    assert "no corrected documents yet" in result.stdout and "doctype-v1" in result.stdout
+    assert "no corrected documents yet" in result.stdout and SHIPPED_NAME in result.stdout
     assert not (tmp_path / "archive" / "models").exists()
