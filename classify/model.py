@@ -5,14 +5,14 @@ The classifier is TF-IDF over words and word pairs plus TF-IDF over character
 probabilities by a softmax with one *temperature*, fitted on held-out families of the
 training corpus (each note scored by a model that never saw its template style), so a
 confidence of 0.9 is right about nine times in ten. Text far from every type (few words
-the model knows, or a word profile unlike every type's centroid) is pulled toward a
-uniform guess and so goes to review. The model is fitted with scikit-learn (the factory,
+the model knows, or a best score below what held-out notes of every type reach) is
+pulled toward a uniform guess and so goes to review. The model is fitted with scikit-learn (the factory,
 ``chartclerk.classify.training``) and exported to plain arrays, so loading it runs no
 pickle and no object graph at all:
 
 * ``<name>.npz``: the vocabularies (unicode arrays), IDF weights, the weight matrix,
-  intercepts, the temperature, the types' word centroids and the similarity floor;
-  read with ``allow_pickle=False``;
+  intercepts, the temperature and the familiarity floor and ramp; read with
+  ``allow_pickle=False``;
 * ``<name>.json``: the manifest: format version, sha256 of the .npz, the 13 types, the
   feature settings, the training recipe and measured accuracy.
 
@@ -50,7 +50,7 @@ from chartclerk.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMAT: Final = 2  # 2: temperature and centroids replace per-type sigmoids
+MODEL_FORMAT: Final = 2  # 2: a temperature and a familiarity floor replace per-type sigmoids
 SHIPPED_DIR: Final = Path(__file__).resolve().parent / "model"
 SHIPPED_NAME: Final = "doctype-v2"
 MAX_CHARS: Final = 50_000  # the start of a long document (about 15 pages) types it
@@ -64,8 +64,7 @@ _ARRAYS: Final = (
     "coef",
     "intercept",
     "temperature",
-    "centroids",
-    "similarity_floor",
+    "familiar",
 )
 
 Floats = npt.NDArray[np.float64]
@@ -159,17 +158,16 @@ class DoctypeModel:
         features: Any,
         svm: Any,
         temperature: float,
-        centroids: Floats,
-        similarity_floor: float,
+        familiar: tuple[float, float],
         manifest: ModelManifest,
     ) -> DoctypeModel:
         """Export fitted scikit-learn parts (the factory's ``fit``) to arrays: the two
-        TF-IDF vectorizers of ``features``, the linear ``svm``, the softmax ``temperature``,
-        the types' unit word ``centroids`` (DOC_TYPES order) and the ``similarity_floor``
-        below which a text counts as unlike every type."""
+        TF-IDF vectorizers of ``features``, the linear ``svm``, the softmax ``temperature``
+        and ``familiar`` (floor, ramp): a text whose best SVM score is below the floor is
+        less and less familiar, and unknown at floor - ramp."""
         words, chars = (t for _, t in features.transformer_list)
         classes = [str(c) for c in svm.classes_]
-        if sorted(classes) != sorted(DOC_TYPES) or len(centroids) != len(DOC_TYPES):
+        if sorted(classes) != sorted(DOC_TYPES):
             raise ModelError("the classifier was not trained on the 13 document types")
         rows = [classes.index(t) for t in DOC_TYPES]
 
@@ -185,8 +183,7 @@ class DoctypeModel:
             "coef": np.asarray(svm.coef_, dtype=np.float32)[rows],
             "intercept": np.asarray(svm.intercept_, dtype=np.float64)[rows],
             "temperature": np.asarray([temperature], dtype=np.float64),
-            "centroids": np.asarray(centroids, dtype=np.float32),
-            "similarity_floor": np.asarray([similarity_floor], dtype=np.float64),
+            "familiar": np.asarray(familiar, dtype=np.float64),
         }
         return cls(manifest, arrays)
 
@@ -223,30 +220,26 @@ class DoctypeModel:
         probs: Floats = e / e.sum(axis=1, keepdims=True)
         return probs
 
-    def similarity(self, normalized: Sequence[str]) -> Floats:
-        """Per text, the cosine of its word profile to the nearest type's centroid."""
-        vector = self._features(normalized)[:, : len(self._word_terms)]
-        norms = np.sqrt(np.asarray(vector.multiply(vector).sum(axis=1))).ravel()
-        norms[norms == 0] = 1.0
-        sims = np.asarray(vector @ self._arrays["centroids"].T.astype(np.float64))
-        best: Floats = sims.max(axis=1) / norms
-        return best
-
-    def familiarity(self, normalized: Sequence[str]) -> Floats:
+    def familiarity(self, normalized: Sequence[str], scores: Floats | None = None) -> Floats:
         """Per text, in [0, 1]: 1 when it looks like something the model knows; less with
-        fewer than MIN_KNOWN_WORDS known words or a word profile below the similarity floor."""
+        fewer than MIN_KNOWN_WORDS known words, or when even its best type's SVM score is
+        below the floor that held-out notes of known types reach (every type says "not
+        me"), down to 0 at floor - ramp."""
+        if scores is None:
+            scores = self._scores(normalized)
         known = np.asarray([min(1.0, self._known_words(t) / MIN_KNOWN_WORDS) for t in normalized])
-        floor = float(self._arrays["similarity_floor"][0])
-        near = np.clip(self.similarity(normalized) / floor, 0.0, 1.0) if floor > 0 else np.ones(len(known))
-        out: Floats = np.minimum(known, near**2)
+        floor, ramp = (float(x) for x in self._arrays["familiar"])
+        near = np.clip((scores.max(axis=1) - (floor - ramp)) / ramp, 0.0, 1.0)
+        out: Floats = np.minimum(known, near)
         return out
 
     def probabilities(self, texts: Sequence[str]) -> Floats:
         """Calibrated probabilities, one row per text, columns in DOC_TYPES order; text the
         model barely knows (:meth:`familiarity` below 1) is pulled toward uniform."""
         normalized = [normalize_text(t) for t in texts]
-        probs = self._softmax(self._scores(normalized))
-        weight = self.familiarity(normalized)[:, None]
+        scores = self._scores(normalized)
+        probs = self._softmax(scores)
+        weight = self.familiarity(normalized, scores)[:, None]
         mixed: Floats = weight * probs + (1.0 - weight) / len(DOC_TYPES)
         return mixed
 
@@ -300,8 +293,7 @@ def _check_arrays(name: str, arrays: dict[str, npt.NDArray[Any]]) -> None:
         "coef": (n_types, n_words + n_chars),
         "intercept": (n_types,),
         "temperature": (1,),
-        "centroids": (n_types, n_words),
-        "similarity_floor": (1,),
+        "familiar": (2,),
     }
     for key, shape in shapes.items():
         if arrays[key].shape != shape:
@@ -309,11 +301,11 @@ def _check_arrays(name: str, arrays: dict[str, npt.NDArray[Any]]) -> None:
     for key in ("word_terms", "char_terms"):
         if arrays[key].dtype.kind != "U":
             raise ModelError(f"model {name}: {key} is not text")
-    for key in ("word_idf", "char_idf", "coef", "intercept", "temperature", "centroids", "similarity_floor"):
+    for key in ("word_idf", "char_idf", "coef", "intercept", "temperature", "familiar"):
         if arrays[key].dtype.kind != "f" or not np.all(np.isfinite(arrays[key])):
             raise ModelError(f"model {name}: {key} is not finite numbers")
-    if not arrays["temperature"][0] > 0:
-        raise ModelError(f"model {name}: temperature is not positive")
+    if not (arrays["temperature"][0] > 0 and arrays["familiar"][1] > 0):
+        raise ModelError(f"model {name}: temperature or familiarity ramp is not positive")
 
 
 def _classification(probs: Floats) -> Classification:

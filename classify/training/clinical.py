@@ -244,7 +244,7 @@ def clinical_note(doc_type: str, seed: int) -> ClinicalNote:
     blocks: list[Block] = []
     titled = bool(templates.titles) and rng.random() < templates.title_share
     if titled:
-        title = rng.choice(templates.titles)
+        title = filler.fill(rng.choice(templates.titles))
         blocks.append(Block("title", (title.upper() if rng.random() < 0.5 else title,)))
     for heading, text in chosen:
         if not heading:

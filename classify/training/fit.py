@@ -78,6 +78,8 @@ class FitRecipe:
     max_char_features: int = 50_000
     c: float = 0.5  # inverse regularization of the linear SVM
     calibration_folds: int = 5
+    familiar_quantile: float = 0.03  # of held-out-family best scores: below it a text grows unfamiliar
+    familiar_ramp: float = 0.3  # score units from the floor down to "unknown" (uniform probabilities)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,12 +222,12 @@ def fit(
 
     A linear SVM (one-vs-rest) is fitted on all examples, each with its weight. Its scores
     become probabilities by a softmax with one temperature, fitted (maximum likelihood) on
-    *held-out-family* scores: the corpus is cut into folds by template style (GroupKFold),
+    *held-out-family* scores (which also set the familiarity floor): the corpus is cut into folds by template style (GroupKFold),
     so each note is scored by a model that saw none of its style's notes, which is how a
     note written by someone else looks to the shipped model. Calibration uses the corpus
     examples only: an office's few corrected documents, heavily weighted, must teach the
     SVM their forms without bending every type's probabilities. The features (vocabulary,
-    IDF) and the types' word centroids come from the corpus examples only."""
+    IDF) come from the corpus examples only."""
     import sklearn
     from sklearn.base import clone
     from sklearn.model_selection import GroupKFold
@@ -248,17 +250,16 @@ def fit(
     svm.fit(matrix, labels, sample_weight=sample_weight)
     truth = np.asarray([DOC_TYPES.index(t) for t in labels])
     temperature = fit_temperature(scores[corpus], truth[corpus])
-    n_words = len(features.transformer_list[0][1].vocabulary_)
-    centroids, floor = word_centroids(matrix[corpus][:, :n_words], truth[corpus])
+    floor = familiar_floor(scores[corpus], recipe.familiar_quantile)
     manifest = ModelManifest(
         MODEL_FORMAT, "in-memory", "", "", DOC_TYPES, FeatureSettings(), sklearn.__version__
     )
-    model = DoctypeModel.from_fitted(features, svm, temperature, centroids, floor, manifest)
+    model = DoctypeModel.from_fitted(features, svm, temperature, (floor, recipe.familiar_ramp), manifest)
     sample = [normalize_text(e.text) for e in examples[:: max(1, len(examples) // 50)]]
     expected = svm.decision_function(features.transform(sample))[:, _order(svm.classes_)]
     model.check_scores(sample, expected)
     log.info(
-        "fitted on %d documents: temperature %.3f, similarity floor %.3f", len(examples), temperature, floor
+        "fitted on %d documents: temperature %.3f, familiar floor %.3f", len(examples), temperature, floor
     )
     return model
 
@@ -295,20 +296,10 @@ def fit_temperature(scores: Any, truth: Any) -> float:
     return float(np.exp(result.x))
 
 
-def word_centroids(words: Any, truth: Any, quantile: float = 0.005) -> tuple[Any, float]:
-    """Each type's unit centroid of its documents' (unit) word TF-IDF vectors, and the
-    similarity floor: the ``quantile`` of the training documents' similarity to their
-    nearest centroid, below which a text counts as unlike every type."""
-    y = np.asarray(truth, dtype=np.int64)
-    rows = []
-    for k in range(len(DOC_TYPES)):
-        mean = np.asarray(words[y == k].mean(axis=0)).ravel()
-        rows.append(mean / (np.linalg.norm(mean) or 1.0))
-    centroids = np.vstack(rows).astype(np.float32)
-    norms = np.sqrt(np.asarray(words.multiply(words).sum(axis=1))).ravel()
-    norms[norms == 0] = 1.0
-    best = np.asarray(words @ centroids.T.astype(np.float64)).max(axis=1) / norms
-    return centroids, float(np.quantile(best, quantile))
+def familiar_floor(scores: Any, quantile: float) -> float:
+    """The ``quantile`` of the best held-out-family score of each document: notes of known
+    types written in a style the model never saw still reach it."""
+    return float(np.quantile(np.asarray(scores).max(axis=1), quantile))
 
 
 def _order(classes: Any) -> list[int]:
