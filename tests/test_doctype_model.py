@@ -16,7 +16,13 @@ import pytest
 
 from chartclerk.classify import DOC_TYPES, LOINC, classify_document
 from chartclerk.classify import model as model_module
-from chartclerk.classify.model import SHIPPED_NAME, current_model, load_model, normalize_text, shipped_manifest
+from chartclerk.classify.model import (
+    SHIPPED_NAME,
+    current_model,
+    load_model,
+    normalize_text,
+    shipped_manifest,
+)
 from chartclerk.classify.training import CorpusRecipe, Example, read_corpus, retrain, write_corpus
 from chartclerk.classify.training.clinical import clinical_note, clinical_types, style_names
 from chartclerk.classify.training.fit import corpus_jobs, fit_temperature, text_example
@@ -70,8 +76,10 @@ def test_shipped_corpus_is_what_the_recipe_generates() -> None:
     recipe = CorpusRecipe()
     texts = [e for e in read_corpus() if e.source == "text"]
     _, jobs = corpus_jobs(recipe)
-    assert len(texts) == len(jobs) == (
-        recipe.text_per_type * len(DOC_TYPES) + recipe.clinical_text_per_type * len(clinical_types())
+    assert (
+        len(texts)
+        == len(jobs)
+        == (recipe.text_per_type * len(DOC_TYPES) + recipe.clinical_text_per_type * len(clinical_types()))
     )
     for example, (family, doc_type, seed) in list(zip(texts, jobs, strict=True))[:: len(texts) // 60]:
         assert text_example(family, doc_type, seed, recipe.text_noise_rate) == example
@@ -317,7 +325,10 @@ def test_classify_command_shows_three_types_and_the_words_that_weighed(tmp_path:
     result = _cli(config, "classify", str(tmp_path / "scan.png"), "--explain")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("scan.png p1-1: lab_report (LOINC 11502-2)") and f"model {SHIPPED_NAME}" in lines[0]
+    assert (
+        lines[0].startswith("scan.png p1-1: lab_report (LOINC 11502-2)")
+        and f"model {SHIPPED_NAME}" in lines[0]
+    )
     ranked = [line.split()[1] for line in lines if line.startswith(("  1.", "  2.", "  3."))]
     assert len(ranked) == 3 and ranked[0] == "lab_report" and len(set(ranked)) == 3
     assert len([line for line in lines if line.startswith("       ")]) == 3  # words for each of the three
@@ -435,8 +446,8 @@ def test_typing_a_document_never_imports_ocr_or_the_model_factory() -> None:
         "from chartclerk.classify import classify_document\n"
         "from chartclerk.settings import ClassifySettings\n"
         "classify_document('Progress note. Doing well.', ClassifySettings())\n"
-        "bad = sorted(m for m in sys.modules if m.startswith(('chartclerk.ocr', 'chartclerk.classify.training')))\n"
-        "print(bad)\n"
+        "up = ('chartclerk.ocr', 'chartclerk.classify.training')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(up)))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -462,7 +473,9 @@ def test_show_explain_gives_the_words_that_decided(
     words = lines[lines.index(next(line for line in lines if line.startswith("  1."))) + 1]
     assert "(" in words and any(w in words for w in ("consult", "referral", "recommend", "request"))
     shown = json.loads(_cli(tmp_path / "config.yaml", "show", str(doc.id), "--explain", "--json").stdout)
-    assert shown["explanation"]["top"][0]["type"] == "consult_note" and shown["explanation"]["top"][0]["words"]
+    assert (
+        shown["explanation"]["top"][0]["type"] == "consult_note" and shown["explanation"]["top"][0]["words"]
+    )
 
 
 def test_cli_type_option_takes_the_one_list_of_types(tmp_path: Path) -> None:

@@ -222,12 +222,12 @@ def fit(
 
     A linear SVM (one-vs-rest) is fitted on all examples, each with its weight. Its scores
     become probabilities by a softmax with one temperature, fitted (maximum likelihood) on
-    *held-out-family* scores (which also set the familiarity floor): the corpus is cut into folds by template style (GroupKFold),
-    so each note is scored by a model that saw none of its style's notes, which is how a
-    note written by someone else looks to the shipped model. Calibration uses the corpus
-    examples only: an office's few corrected documents, heavily weighted, must teach the
-    SVM their forms without bending every type's probabilities. The features (vocabulary,
-    IDF) come from the corpus examples only."""
+    *held-out-family* scores, which also set the familiarity floor: the corpus is cut into
+    folds by template style (GroupKFold), so each note is scored by a model that saw none
+    of its style's notes, which is how a note written by someone else looks to the model.
+    Calibration uses the corpus examples only: an office's few corrected documents,
+    heavily weighted, must teach the SVM their forms without bending every type's
+    probabilities. The features (vocabulary, IDF) come from the corpus examples only."""
     import sklearn
     from sklearn.base import clone
     from sklearn.model_selection import GroupKFold
