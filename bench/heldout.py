@@ -1,6 +1,6 @@
 """The held-out template family for ``bench/classify.py``.
 
-Written apart from the training family (``chartclerk/classify/corpus.py``) and from the
+Written apart from the training family (``chartclerk/classify/training/``) and from the
 test scans (``tests/scans.py``), and never used to train: its titles, section headings,
 sentences, field labels and page layouts are its own (other facilities, other wording,
 other order, point sizes and margins outside the training range). What it shares with
