@@ -9,9 +9,9 @@ from pathlib import Path
 from chartclerk.errors import ChartclerkError
 from chartclerk.ingest import PageTask, is_separator, load_page, read_codes, read_cover
 from chartclerk.log import document_context
-from chartclerk.ocr import check_orientation, normalize_resolution, read_page, straighten_page
+from chartclerk.ocr import Word, check_orientation, normalize_resolution, read_page, straighten_page
 from chartclerk.settings import IngestSettings, OcrSettings
-from chartclerk.store import make_page_pdf
+from chartclerk.store import TextSource, WordBox, make_page_pdf
 from chartclerk.timing import StageTimes, Stopwatch
 
 
@@ -34,6 +34,8 @@ class PageOutcome:
     ocr_confidence: float | None = None
     text: str = ""
     pdf_page: Path | None = None
+    words: tuple[WordBox, ...] = ()
+    text_source: TextSource = "ocr"
     error: str | None = None
     times: StageTimes = ()
 
@@ -79,4 +81,20 @@ def process_page(task: PageTask, ctx: PageContext) -> PageOutcome:
             ocr_confidence=None if read.ocr.mean_confidence is None else round(read.ocr.mean_confidence, 1),
             text=read.ocr.text,
             pdf_page=pdf_page,
+            words=word_boxes(read.ocr.words, read.page.image.shape[1], read.page.image.shape[0]),
         )
+
+
+def word_boxes(words: tuple[Word, ...], width: int, height: int) -> tuple[WordBox, ...]:
+    """OCR words in pixels of the page image as archived, as fractions of that page."""
+    return tuple(
+        WordBox(
+            w.text,
+            round(w.left / width, 5),
+            round(w.top / height, 5),
+            round(w.width / width, 5),
+            round(w.height / height, 5),
+            round(w.confidence, 1),
+        )
+        for w in words
+    )

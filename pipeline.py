@@ -94,7 +94,17 @@ def build_document(
         match_reason=match.reason,
         candidates=match.candidates,
         pages=tuple(
-            PageRecord(i, p.number, p.skew_degrees, p.rotation_degrees, p.ocr_confidence, p.text, p.pdf_page)
+            PageRecord(
+                i,
+                p.number,
+                p.skew_degrees,
+                p.rotation_degrees,
+                p.ocr_confidence,
+                p.text,
+                p.pdf_page,
+                words=p.words,
+                text_source=p.text_source,
+            )
             for i, p in enumerate(pages, start=1)
             if p.pdf_page is not None
         ),

@@ -5,7 +5,15 @@ Open it with ``Archive.open(settings)``; everything else goes through that objec
 
 from chartclerk.store.archive import Archive
 from chartclerk.store.audit import Actor, AuditEntry, ChainReport, current_actor
-from chartclerk.store.models import ArchivedDocument, DocumentRecord, PageRecord, SearchHit, SourceRecord
+from chartclerk.store.models import (
+    ArchivedDocument,
+    DocumentRecord,
+    PageRecord,
+    SearchHit,
+    SourceRecord,
+    TextSource,
+    WordBox,
+)
 from chartclerk.store.pdf import PdfMetadata, assemble_pdf, make_page_pdf, update_pdf_metadata
 from chartclerk.store.recovery import RecoveryReport
 from chartclerk.store.roster import ArchiveRoster
@@ -25,7 +33,9 @@ __all__ = [
     "RecoveryReport",
     "SearchHit",
     "SourceRecord",
+    "TextSource",
     "VerifyReport",
+    "WordBox",
     "assemble_pdf",
     "current_actor",
     "make_page_pdf",

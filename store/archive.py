@@ -52,7 +52,7 @@ from chartclerk.store.db import (
     upgrade_schema,
     write_engine,
 )
-from chartclerk.store.models import ArchivedDocument, DocumentRecord, SearchHit, SourceRecord
+from chartclerk.store.models import ArchivedDocument, DocumentRecord, SearchHit, SourceRecord, WordBox
 from chartclerk.store.pdf import PdfMetadata, assemble_pdf, update_pdf_metadata
 from chartclerk.store.recovery import ArchiveLock, RecoveryReport, recover_archive
 from chartclerk.store.roster import ArchiveRoster, import_patients, lookup_mrn, normalize_mrn
@@ -296,6 +296,17 @@ class Archive:
             doc = _document_dict(_load_document(session, doc_id), with_text=with_text)
         self._audit_read("show", [doc], None, text=with_text)
         return doc
+
+    def page_words(self, doc_id: int, number: int) -> tuple[WordBox, ...]:
+        """The words of one page of a document with their boxes (fractions of the archived
+        page), in reading order. The caller audits the read it serves them for."""
+        with session_scope(self._engine) as session:
+            words = session.scalar(
+                select(PageRow.words).where(PageRow.document_id == doc_id, PageRow.number == number)
+            )
+        if words is None:
+            raise NotFoundError(f"document {doc_id} page {number} not found")
+        return _words_from_json(words)
 
     def export_document(self, doc_id: int, out: Path) -> Path:
         """Copy the document's searchable PDF to ``out`` (recorded in the audit log first)."""
@@ -576,10 +587,27 @@ def _document_row(doc: DocumentRecord, rel: Path, pdf_sha: str) -> DocumentRow:
             rotation_degrees=int(page.rotation_degrees),
             ocr_confidence=None if page.ocr_confidence is None else float(page.ocr_confidence),
             text=page.text,
+            words=_words_json(page.words),
+            text_source=page.text_source,
         )
         for page in doc.pages
     ]
     return row
+
+
+def _words_json(words: tuple[WordBox, ...]) -> str:
+    return json.dumps(
+        [[w.text, w.left, w.top, w.width, w.height, w.confidence] for w in words],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _words_from_json(value: str) -> tuple[WordBox, ...]:
+    return tuple(
+        WordBox(str(text), float(left), float(top), float(width), float(height), conf)
+        for text, left, top, width, height, conf in json.loads(value)
+    )
 
 
 def _load_document(session: Session, doc_id: int) -> DocumentRow:
@@ -619,6 +647,7 @@ def _document_dict(row: DocumentRow, *, with_text: bool) -> dict[str, Any]:
             "skew_degrees": page.skew_degrees,
             "rotation_degrees": page.rotation_degrees,
             "ocr_confidence": page.ocr_confidence,
+            "text_source": page.text_source,
         }
         if with_text:
             item["text"] = page.text

@@ -8,6 +8,23 @@ from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
+class WordBox:
+    """One word on an archived page, where it stands: fractions (0..1) of the archived
+    (upright, deskewed) page's width and height, origin top-left, so a viewer can draw it
+    over the page image at any resolution."""
+
+    text: str
+    left: float
+    top: float
+    width: float
+    height: float
+    confidence: float | None = None  # tesseract's 0..100; None for text taken from the file
+
+
+TextSource = Literal["ocr", "file"]
+
+
+@dataclass(frozen=True, slots=True)
 class PageRecord:
     number: int  # 1-based within the document
     source_page: int  # 1-based within the source file
@@ -16,6 +33,8 @@ class PageRecord:
     ocr_confidence: float | None
     text: str
     pdf_page: Path  # single-page PDF (page image + invisible text) made by the OCR worker
+    words: tuple[WordBox, ...] = ()  # in reading order
+    text_source: TextSource = "ocr"  # "file": the page's own text layer, "ocr": read by tesseract
 
 
 @dataclass(frozen=True, slots=True)

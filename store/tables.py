@@ -159,6 +159,11 @@ class PageRow(Base):
     rotation_degrees: Mapped[int] = mapped_column(Integer)
     ocr_confidence: Mapped[float | None] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
+    # Word boxes (migration 0005): JSON [[text, left, top, width, height, confidence], ...] in
+    # fractions of the archived page, for drawing search hits on the page image.
+    words: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    # Where the text came from: 'ocr' (tesseract) or 'file' (a digital page's own text layer).
+    text_source: Mapped[str] = mapped_column(String(8), default="ocr", server_default="ocr")
 
     document: Mapped[DocumentRow] = relationship(back_populates="pages")
 

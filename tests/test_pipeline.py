@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytesseract
 import pytest
+from pdf2image import convert_from_path
+from rapidfuzz import fuzz
 
 from chartclerk.page_worker import PageOutcome
 from chartclerk.pipeline import handle_inbox_file, ingest_files, split_documents
@@ -66,6 +69,10 @@ def test_batch_is_split_typed_filed_and_searchable(
     assert abs(shown["pages"][0]["skew_degrees"] - 4.0) < 0.3
     assert all(p["text"] and p["ocr_confidence"] > 70 for p in shown["pages"])
 
+    assert all(p["text_source"] == "ocr" for p in shown["pages"])
+    for number in (1, 2):  # upright as scanned, and turned 180 degrees by the pipeline
+        _check_word_boxes(archive, docs[0]["id"], number)
+
     hits = archive.search("hemoglobin", patient=roster[1].mrn)
     assert hits and hits[0].document_id == docs[1]["id"] and hits[0].page == 1
     assert not archive.search("hemoglobin", patient=roster[0].mrn, doc_type="lab_report")
@@ -74,6 +81,25 @@ def test_batch_is_split_typed_filed_and_searchable(
     again = ingest_files([tmp_path / "batch.pdf"], settings, archive, executor)
     assert again[0].status == "duplicate" and executor.calls == 4  # no OCR work twice
     assert len(archive.list_documents()) == 2
+
+
+def _check_word_boxes(archive: Archive, doc_id: int, number: int) -> None:
+    """The stored word boxes stand where their words are on the archived page: the longest
+    words, cut out of the archived PDF's page at their boxes, read back as themselves."""
+    words = archive.page_words(doc_id, number)
+    assert len(words) > 20 and all(0 <= w.left < 1 and 0 <= w.top < 1 for w in words)
+    [image] = convert_from_path(archive.pdf_path(doc_id), dpi=150, first_page=number, last_page=number)
+    gray = np.asarray(image.convert("L"))
+    height, width = gray.shape
+    longest = sorted((w for w in words if w.text.isalpha()), key=lambda w: -len(w.text))[:3]
+    for word in longest:
+        pad = 4
+        x0, y0 = int(word.left * width) - pad, int(word.top * height) - pad
+        x1 = int((word.left + word.width) * width) + pad
+        y1 = int((word.top + word.height) * height) + pad
+        crop = gray[max(y0, 0) : y1, max(x0, 0) : x1]
+        read = pytesseract.image_to_string(crop, config="--psm 7").strip()
+        assert fuzz.ratio(read.lower(), word.text.lower()) >= 80, (read, word.text)
 
 
 def test_unknown_patient_goes_to_review_and_a_bad_file_does_not_stop_the_line(

@@ -31,6 +31,7 @@ from chartclerk.store import (
     PageRecord,
     PdfMetadata,
     SourceRecord,
+    WordBox,
     assemble_pdf,
     make_page_pdf,
     update_pdf_metadata,
@@ -133,6 +134,11 @@ def make_doc(
             ocr_confidence=91.5 if i else None,
             text=t,
             pdf_page=page_pdf,
+            words=tuple(
+                WordBox(word, 0.1 + 0.1 * j, 0.2, 0.08, 0.02, 90.0 if i else None)
+                for j, word in enumerate(t.split())
+            ),
+            text_source="ocr" if i else "file",
         )
         for i, t in enumerate(texts)
     )
@@ -280,8 +286,21 @@ def test_archive_document_round_trip_and_json_contract(
         "skew_degrees": 0.0,
         "rotation_degrees": 0,
         "ocr_confidence": None,
+        "text_source": "file",
         "text": "Hemoglobin A1c 6.1 %",
     }
+    assert got["pages"][1]["text_source"] == "ocr"
+    assert archive.page_words(result.id, 1) == (
+        WordBox("Hemoglobin", 0.1, 0.2, 0.08, 0.02, None),
+        WordBox("A1c", 0.2, 0.2, 0.08, 0.02, None),
+        WordBox("6.1", 0.30000000000000004, 0.2, 0.08, 0.02, None),
+        WordBox("%", 0.4, 0.2, 0.08, 0.02, None),
+    )
+    assert [w.text for w in archive.page_words(result.id, 2)] == ["Page", "two"]
+    assert archive.page_words(result.id, 2)[0].confidence == 90.0
+    for doc_id, number in ((result.id, 3), (999, 1)):
+        with pytest.raises(NotFoundError):
+            archive.page_words(doc_id, number)
     assert got["pages"][1]["rotation_degrees"] == 90 and got["pages"][1]["ocr_confidence"] == 91.5
     assert "text" not in archive.get_document(result.id, with_text=False)["pages"][0]
     listed = archive.list_documents(patient="123", doc_type="lab_report", status="filed")
