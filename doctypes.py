@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chartclerk.classify.model import Explanation, current_model
-from chartclerk.classify.training.fit import TrainReport, retrain
+from chartclerk.classify.training.trainer import TrainReport, retrain
 from chartclerk.errors import ChartclerkError
 from chartclerk.ingest import PageTask, inspect_source
 from chartclerk.page_worker import PageContext, process_page

@@ -25,9 +25,9 @@ from chartclerk.classify.model import (
 )
 from chartclerk.classify.training import CorpusRecipe, Example, read_corpus, retrain, write_corpus
 from chartclerk.classify.training.clinical import clinical_note, clinical_types, style_names
-from chartclerk.classify.training.fit import corpus_jobs, fit_temperature, text_example
 from chartclerk.classify.training.forms import generate_document, ocr_noise
 from chartclerk.classify.training.render import Block, Layout, render_pages
+from chartclerk.classify.training.trainer import corpus_jobs, fit_temperature, text_example
 from chartclerk.errors import ExitCode, ModelError
 from chartclerk.ingest.models import SourceFile
 from chartclerk.page_worker import PageOutcome
@@ -257,7 +257,7 @@ def test_train_learns_the_offices_corrected_forms(tmp_path: Path, monkeypatch: p
         small += [e for e in corpus if e.doc_type == doc_type and e.source == "ocr"][:6]
         small += [e for e in corpus if e.doc_type == doc_type and e.source == "text"][:6]
     write_corpus(small, tmp_path / "corpus.jsonl.gz")
-    monkeypatch.setattr("chartclerk.classify.training.fit.CORPUS_FILE", tmp_path / "corpus.jsonl.gz")
+    monkeypatch.setattr("chartclerk.classify.training.trainer.CORPUS_FILE", tmp_path / "corpus.jsonl.gz")
 
     models = tmp_path / "models"
     fresh = [ocr_noise(_equipment_order(900 + i), random.Random(i), 0.02) for i in range(10)]

@@ -5,7 +5,7 @@
 * :mod:`~chartclerk.classify.training.forms`: the forms-style corpus (face sheets, lab
   tables, prescriptions, insurance letters... with their layouts);
 * :mod:`~chartclerk.classify.training.render`: pages drawn from either, and scanner damage;
-* :mod:`~chartclerk.classify.training.fit`: the corpus recipe (render + OCR through the
+* :mod:`~chartclerk.classify.training.trainer`: the corpus recipe (render + OCR through the
   project's tesseract wrapper), fitting, calibration and office retraining.
 
 ``make model`` runs ``python -m chartclerk.classify.training``. Only this package may use
@@ -14,7 +14,7 @@ OCR (``chartclerk.ocr``): the runtime side of ``classify`` reads text it is give
 
 from __future__ import annotations
 
-from chartclerk.classify.training.fit import (
+from chartclerk.classify.training.trainer import (
     CORPUS_FILE,
     CorpusRecipe,
     Example,

@@ -1,5 +1,5 @@
 """``make model``: ``python -m chartclerk.classify.training [--rebuild-corpus] [--workers N]``."""
 
-from chartclerk.classify.training.fit import main
+from chartclerk.classify.training.trainer import main
 
 main()
