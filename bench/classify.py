@@ -156,12 +156,11 @@ def type_scores(pairs: Sequence[tuple[str, str]], types: Sequence[str]) -> dict[
     return scores
 
 
-def expected_calibration_error(
+def reliability(
     confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
-) -> float:
-    """ECE: over ten equal-width confidence bins, the documents' share times |accuracy - mean confidence|."""
-    total = len(confidences)
-    error = 0.0
+) -> list[tuple[float, float, int, float, float]]:
+    """Per non-empty equal-width confidence bin: (low, high, documents, mean confidence, accuracy)."""
+    rows = []
     for b in range(bins):
         low, high = b / bins, (b + 1) / bins
         inside = [
@@ -170,10 +169,17 @@ def expected_calibration_error(
             if (low < c <= high) or (b == 0 and c == 0.0)
         ]
         if inside:
-            accuracy = sum(ok for _, ok in inside) / len(inside)
             mean = sum(c for c, _ in inside) / len(inside)
-            error += len(inside) / total * abs(accuracy - mean)
-    return error
+            rows.append((low, high, len(inside), mean, sum(ok for _, ok in inside) / len(inside)))
+    return rows
+
+
+def expected_calibration_error(
+    confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> float:
+    """ECE: over ten equal-width confidence bins, the documents' share times |accuracy - mean confidence|."""
+    total = len(confidences)
+    return sum(n / total * abs(acc - mean) for _, _, n, mean, acc in reliability(confidences, correct, bins))
 
 
 def report(rows: Sequence[tuple[str, str, float, bool]], types: Sequence[str], min_confidence: float) -> None:
@@ -193,6 +199,8 @@ def report(rows: Sequence[tuple[str, str, float, bool]], types: Sequence[str], m
     macro = sum(s.f1 for s in scores.values()) / len(scores)
     print(f"macro-F1:                {macro:.3f} (over {len(scores)} types)")
     print(f"expected calibration error: {ece:.3f} (10 bins)")
+    for low, high, n, mean, acc in reliability([c for _, _, c, _ in rows], correct):
+        print(f"  confidence {low:.1f}-{high:.1f}: {n:4d} documents, mean {mean:.3f}, right {acc:.3f}")
     share = 100 * confident_wrong / max(total, 1)
     print(f"confidently wrong (>= 0.8): {confident_wrong}/{total} = {share:.1f}%")
     print(f"without a title line:    {sum(untitled)}/{len(untitled)} right")
