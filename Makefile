@@ -5,14 +5,17 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-APT_RUN := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd poppler-utils
-APT_TEST := $(APT_RUN) fonts-dejavu-core fonts-liberation
+APT_RUN := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd poppler-utils wamerican
+APT_TEST := $(APT_RUN) fonts-dejavu-core fonts-liberation chromium
 PYTEST_ARGS ?=
 
 .PHONY: run test test-fast lint system-deps system-deps-test bench-env clean model
 
+# The inbox watcher and the web app together (the web app prints its address); Ctrl-C stops both.
 run: system-deps $(VENV)/.installed
-	$(BIN)/chartclerk watch
+	@$(BIN)/chartclerk watch & watcher=$$!; \
+	trap 'kill $$watcher 2>/dev/null; wait $$watcher' EXIT INT TERM; \
+	$(BIN)/chartclerk serve
 
 test: system-deps-test $(VENV)/.installed lint
 	$(PY) -m pytest $(PYTEST_ARGS)

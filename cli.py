@@ -42,6 +42,8 @@ app = typer.Typer(
 )
 patients_app = typer.Typer(help="The roster (master patient index).", no_args_is_help=True)
 app.add_typer(patients_app, name="patients")
+users_app = typer.Typer(help="People who sign in to the web app (chartclerk serve).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 
 
 def _doc_type(value: str | None) -> str | None:
@@ -340,8 +342,9 @@ def show(
         if found.classification.doc_type != doc["type"]:
             typer.echo(f"  (filed as {doc['type']}: typed by an earlier model or corrected by a clerk)")
     for page in doc["pages"]:
+        source = "text from the file" if page.get("text_source") == "file" else "text by OCR"
         typer.echo(
-            f"\n--- page {page['number']} (skew {page['skew_degrees']}, "
+            f"\n--- page {page['number']} ({source}, skew {page['skew_degrees']}, "
             f"turned {page['rotation_degrees']}) ---"
         )
         typer.echo(page["text"])
@@ -585,6 +588,142 @@ def train(ctx: typer.Context) -> None:
     typer.echo(f"accuracy on the corrected documents: before {share(report.accuracy_before)} "
                f"(model {report.previous_model}), after {share(report.accuracy_after)} "
                f"({report.folds}-fold cross-validated)")  # fmt: skip
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (default: config web.host, 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="Port (default: config web.port, 8000).")
+    ] = None,
+    certfile: Annotated[
+        Path | None, typer.Option("--certfile", help="TLS certificate (PEM): serve HTTPS.")
+    ] = None,
+    keyfile: Annotated[Path | None, typer.Option("--keyfile", help="TLS private key (PEM).")] = None,
+) -> None:
+    """Serve the clerk's web app: search, the document viewer, patient charts, the review queue,
+    uploads, the audit log (auditors) and users (admins). Listens on loopback unless told
+    otherwise; put it behind a TLS proxy or give --certfile/--keyfile.
+
+    Example: chartclerk serve --host 127.0.0.1 --port 8000
+    """
+    from chartclerk.web import serve as serve_app
+
+    settings = _settings(ctx)
+    if (certfile is None) != (keyfile is None):
+        raise typer.BadParameter("give both --certfile and --keyfile", param_hint="--certfile")
+    where = host or settings.web.host
+    scheme = "https" if certfile else "http"
+    if (
+        where not in ("127.0.0.1", "::1", "localhost")
+        and certfile is None
+        and not settings.web.secure_cookies
+    ):
+        typer.echo(
+            f"warning: serving plain HTTP on {where}: passwords and records cross the network unencrypted; "
+            "give --certfile/--keyfile or put a TLS proxy in front (README: Web app)",
+            err=True,
+        )
+    with _users(ctx) as (users, _):
+        if not users.list():
+            typer.echo(
+                "no users yet: add the first one with `chartclerk users add NAME --role admin` "
+                "(and clerks with --role clerk) to sign in",
+                err=True,
+            )
+    shown = f"[{where}]" if ":" in where else where
+    typer.echo(f"chartclerk web app at {scheme}://{shown}:{port or settings.web.port}/ (Ctrl-C to stop)")
+    serve_app(settings, where, port or settings.web.port, certfile, keyfile)
+
+
+RoleOption = Annotated[
+    Literal["clerk", "auditor", "admin"],
+    typer.Option("--role", help="clerk (search, view, file, upload), auditor (audit log) or admin (users)."),
+]
+
+
+@contextmanager
+def _users(ctx: typer.Context) -> Iterator[tuple[Any, Archive]]:
+    from chartclerk.store.db import write_engine
+    from chartclerk.store.users import UserStore
+
+    with _archive(_settings(ctx)) as archive:
+        yield UserStore(archive.engine, write_engine(archive.engine)), archive
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="User name (a-z, 0-9, . _ -).")],
+    role: RoleOption,
+    one_time: Annotated[
+        bool, typer.Option("--one-time", help="Print a one-time password instead of asking for one.")
+    ] = False,
+) -> None:
+    """Add a user of the web app. Asks for the password (12 characters or more), or prints a
+    one-time password (with --one-time, or when not at a terminal) that must be changed at the
+    first sign-in.
+
+    Example: chartclerk users add maria --role clerk
+    """
+    password = None
+    if not one_time and sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _users(ctx) as (store, archive):
+        user, secret = store.add(name, role, password)
+        archive.record_access("user add", {"user": user.name, "role": user.role}, [])
+    typer.echo(f"added {user.name} ({user.role})")
+    if secret:
+        typer.echo(f"one-time password (to be changed at first sign-in): {secret}")
+
+
+@users_app.command("list")
+def users_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """List the web app's users with their role and state.
+
+    Example: chartclerk users list --json
+    """
+    with _users(ctx) as (store, _):
+        users = store.list()
+    if as_json:
+        _echo_json([u.as_dict() for u in users])
+        return
+    for u in users:
+        state = "disabled" if u.disabled else "must change password" if u.must_change else "active"
+        typer.echo(f"{u.name:<20} {u.role:<8} {state}")
+    typer.echo(f"{len(users)} users")
+
+
+@users_app.command("disable")
+def users_disable(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="User name.")]
+) -> None:
+    """Disable a user: they cannot sign in, and their open sessions end now.
+
+    Example: chartclerk users disable maria
+    """
+    with _users(ctx) as (store, archive):
+        user = store.disable(name)
+        archive.record_access("user disable", {"user": user.name}, [])
+    typer.echo(f"disabled {user.name}; their sessions have ended")
+
+
+@users_app.command("reset")
+def users_reset(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="User name.")]
+) -> None:
+    """Give a user a new one-time password (printed; changed at the next sign-in), enable them
+    again, end their sessions and lift a lockout.
+
+    Example: chartclerk users reset maria
+    """
+    with _users(ctx) as (store, archive):
+        secret = store.reset(name)
+        archive.record_access("user reset", {"user": name.strip().lower()}, [])
+    typer.echo(f"one-time password for {name.strip().lower()}: {secret}")
 
 
 def main() -> None:

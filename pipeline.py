@@ -1,7 +1,9 @@
 """Orchestration: wires the stages and runs files through them. Nothing else.
 
-Per page (in worker processes, see page_worker.py): load_page -> read_codes ->
-normalize_resolution -> straighten_page -> ocr_page -> make_page_pdf. Per document (in this process,
+Per page (in worker processes, see page_worker.py): a PDF page that carries its own text
+keeps it and is archived as it is (survey_pdf_page -> keep_pdf_page -> read_page_text);
+any other page: load_page -> read_codes -> normalize_resolution -> straighten_page ->
+ocr_page -> make_page_pdf. Per document (in this process,
 once a file's pages are all read): split at separator and cover sheets -> classify_document
 -> extract_identifiers + match_patient -> archive_document.
 """
@@ -222,10 +224,12 @@ def _failure(source: SourceFile, pages: int, error: str, archive: Archive) -> Fi
     return FileOutcome(source.path, "failed", pages=pages, error=error)
 
 
-def handle_inbox_file(path: Path, settings: Settings, archive: Archive, executor: Executor) -> FileOutcome:
-    """The watcher's unit of work: archive one inbox file, then remove it from the
-    inbox; on failure move it to the failed folder with a one-line reason."""
-    outcomes = [] if path.is_dir() else ingest_files([path], settings, archive, executor)
+def handle_inbox_file(
+    path: Path, settings: Settings, archive: Archive, executor: Executor, progress: Progress | None = None
+) -> FileOutcome:
+    """The watcher's (and the web upload's) unit of work: archive one inbox file, then remove it
+    from the inbox; on failure move it to the failed folder with a one-line reason."""
+    outcomes = [] if path.is_dir() else ingest_files([path], settings, archive, executor, progress)
     if not outcomes:  # a folder is never taken whole (the watcher walks it), nor followed
         return FileOutcome(path, "failed", error="a folder, not a scan file")
     outcome = outcomes[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -37,6 +37,11 @@ class IngestSettings(_Section):
         min_length=1,
         max_length=64,
         description="Barcode/QR text of a separator sheet between documents.",
+    )
+    digital_text: Literal["use", "ocr"] = Field(
+        "use",
+        description="PDF pages that carry their own text: `use` takes it (and keeps the page as it is), "
+        "`ocr` rasterizes and reads every page as a scan.",
     )
 
 
@@ -93,6 +98,46 @@ class WatchSettings(_Section):
     polling: bool = Field(False, description="Poll the folder instead of inotify (network shares).")
 
 
+class WebSettings(_Section):
+    host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        max_length=255,
+        description="Address `chartclerk serve` listens on (loopback unless told otherwise).",
+    )
+    port: int = Field(8000, ge=1, le=65535, description="Port `chartclerk serve` listens on.")
+    idle_timeout_minutes: int = Field(
+        15, ge=1, le=240, description="A session unused this long ends (sign in again)."
+    )
+    absolute_timeout_hours: float = Field(
+        12, ge=0.25, le=24, description="A session ends this long after sign-in, used or not."
+    )
+    max_failed_logins: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Failed sign-ins for one user name within the lockout window that lock it.",
+    )
+    max_failed_logins_per_address: int = Field(
+        20, ge=1, le=1000, description="Failed sign-ins from one address within the window that lock it."
+    )
+    lockout_minutes: int = Field(15, ge=1, le=1440, description="The lockout window.")
+    max_upload_mb: int = Field(100, ge=1, le=2048, description="Largest file accepted by the upload page.")
+    page_image_width: int = Field(
+        1000, ge=300, le=3000, description="Width in pixels of page images in the viewer."
+    )
+    thumbnail_width: int = Field(160, ge=60, le=600, description="Width in pixels of page thumbnails.")
+    results_per_page: int = Field(10, ge=1, le=100, description="Search results per page.")
+    upload_workers: int = Field(
+        1, ge=1, le=64, description="Worker processes reading uploaded scans (beside the watcher's)."
+    )
+    secure_cookies: bool | None = Field(
+        None,
+        description="Mark cookies Secure; null: when serving TLS itself (--certfile) or told by "
+        "a proxy (X-Forwarded-Proto https is not trusted: set true behind a TLS proxy).",
+    )
+
+
 class Settings(_Section):
     inbox: Path = Field(Path("inbox"), description="Folder the watcher takes new scans from.")
     archive: Path = Field(Path("archive"), description="Folder originals, PDFs and the database live in.")
@@ -110,6 +155,7 @@ class Settings(_Section):
     classify: ClassifySettings = ClassifySettings()
     patients: PatientSettings = PatientSettings()
     watch: WatchSettings = WatchSettings()
+    web: WebSettings = WebSettings()
 
     @field_validator("workers", mode="before")
     @classmethod

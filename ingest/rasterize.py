@@ -1,6 +1,6 @@
 """A PDF page as pixels: a scanned page's own image when it is nothing else
-(``pdfimage.py``), otherwise rendered by poppler. The only module that runs poppler
-(through pdf2image)."""
+(``pdfimage.py``), otherwise rendered by poppler. The only module that renders with poppler
+(pdftoppm, through pdf2image); ``pdftext.py`` is the only one that reads text with it."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from chartclerk.store.archive import Archive
 from chartclerk.store.audit import Actor, AuditEntry, ChainReport, current_actor
 from chartclerk.store.models import (
     ArchivedDocument,
+    DocumentFiles,
     DocumentRecord,
     PageRecord,
     SearchHit,
@@ -14,7 +15,14 @@ from chartclerk.store.models import (
     TextSource,
     WordBox,
 )
-from chartclerk.store.pdf import PdfMetadata, assemble_pdf, make_page_pdf, update_pdf_metadata
+from chartclerk.store.pdf import (
+    PdfMetadata,
+    assemble_pdf,
+    keep_pdf_page,
+    make_page_pdf,
+    turned_page_pdf,
+    update_pdf_metadata,
+)
 from chartclerk.store.recovery import RecoveryReport
 from chartclerk.store.roster import ArchiveRoster
 from chartclerk.store.verify import Problem, VerifyReport
@@ -26,6 +34,7 @@ __all__ = [
     "ArchivedDocument",
     "AuditEntry",
     "ChainReport",
+    "DocumentFiles",
     "DocumentRecord",
     "PageRecord",
     "PdfMetadata",
@@ -38,6 +47,8 @@ __all__ = [
     "WordBox",
     "assemble_pdf",
     "current_actor",
+    "keep_pdf_page",
     "make_page_pdf",
+    "turned_page_pdf",
     "update_pdf_metadata",
 ]

@@ -19,6 +19,7 @@ occurrences) — adequate for small archives only.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -33,7 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self, cast
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from chartclerk.classify.models import Patient
@@ -52,7 +53,14 @@ from chartclerk.store.db import (
     upgrade_schema,
     write_engine,
 )
-from chartclerk.store.models import ArchivedDocument, DocumentRecord, SearchHit, SourceRecord, WordBox
+from chartclerk.store.models import (
+    ArchivedDocument,
+    DocumentFiles,
+    DocumentRecord,
+    SearchHit,
+    SourceRecord,
+    WordBox,
+)
 from chartclerk.store.pdf import PdfMetadata, assemble_pdf, update_pdf_metadata
 from chartclerk.store.recovery import ArchiveLock, RecoveryReport, recover_archive
 from chartclerk.store.roster import ArchiveRoster, import_patients, lookup_mrn, normalize_mrn
@@ -308,6 +316,65 @@ class Archive:
             raise NotFoundError(f"document {doc_id} page {number} not found")
         return _words_from_json(words)
 
+    def document_files(self, doc_id: int) -> DocumentFiles:
+        """Where a document's searchable PDF and original are, for serving them (the web app).
+        Nothing is recorded: the caller audits what it serves."""
+        pages = select(func.count()).where(PageRow.document_id == DocumentRow.id).scalar_subquery()
+        query = (
+            select(
+                DocumentRow.id, DocumentRow.pdf_path, DocumentRow.pdf_sha256, DocumentRow.patient_mrn,
+                DocumentRow.updated_at, SourceRow.stored_path, SourceRow.name, pages.label("pages"),
+            )
+            .join(SourceRow, SourceRow.sha256 == DocumentRow.source_sha256)
+            .where(DocumentRow.id == doc_id)
+        )  # fmt: skip
+        with session_scope(self._engine) as session:
+            row = session.execute(query).first()  # one indexed row, no page text
+        if row is None:
+            raise NotFoundError(f"document {doc_id} not found")
+        return DocumentFiles(
+            id=row.id,
+            pdf=self._root / row.pdf_path,
+            pdf_sha256=row.pdf_sha256,
+            original=self._root / row.stored_path,
+            original_name=row.name,
+            patient_mrn=row.patient_mrn,
+            pages=int(row.pages),
+            updated_at=row.updated_at,
+        )
+
+    def document_summaries(self, doc_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Status, archive date and source pages of these documents (search results' extra
+        columns; the search that found them recorded the read)."""
+        wanted = sorted(set(doc_ids))
+        if not wanted:
+            return {}
+        query = select(
+            DocumentRow.id, DocumentRow.status, DocumentRow.created_at, DocumentRow.first_page,
+            DocumentRow.last_page,
+        ).where(DocumentRow.id.in_(wanted))  # fmt: skip
+        with session_scope(self._engine) as session:
+            return {
+                r.id: {
+                    "status": r.status,
+                    "created_at": r.created_at,
+                    "source_pages": [r.first_page, r.last_page],
+                }
+                for r in session.execute(query)
+            }
+
+    def document_history(self, doc_id: int) -> list[dict[str, Any]]:
+        """A document's corrections (who filed or changed what, when, from what to what), oldest
+        first; part of what ``get_document`` shows (audited there)."""
+        with session_scope(self._engine) as session:
+            rows = session.scalars(
+                select(CorrectionRow).where(CorrectionRow.document_id == doc_id).order_by(CorrectionRow.id)
+            )
+            return [
+                {"at": r.at.isoformat(), "user": r.user, "field": r.field, "old": r.old, "new": r.new}
+                for r in rows
+            ]
+
     def export_document(self, doc_id: int, out: Path) -> Path:
         """Copy the document's searchable PDF to ``out`` (recorded in the audit log first)."""
         with session_scope(self._engine) as session:
@@ -466,6 +533,13 @@ class Archive:
     def actor(self) -> Actor:
         return self._actor
 
+    def with_actor(self, actor: Actor) -> Archive:
+        """The same open archive (engine, lock) reading as ``actor``: the web app makes one per
+        request so each read is recorded under the signed-in user. Close only the original."""
+        view = copy.copy(self)
+        view._actor = actor
+        return view
+
     def record_access(self, action: str, target: dict[str, Any], patients: Iterable[str | None]) -> int:
         """Append an entry to the audit log (see chartclerk.store.audit); returns its id."""
         return _record_access(self._writer, self._actor, action, target, patients)
@@ -475,10 +549,27 @@ class Archive:
         ids = [d["id"] for d in docs]
         self.record_access(action, {**target, "documents": ids}, [asked, *(d["patient_mrn"] for d in docs)])
 
-    def audit_log(self, *, patient: str | None = None, since: dt.datetime | None = None) -> list[AuditEntry]:
-        """Audit entries, oldest first (reading them is itself recorded)."""
+    def audit_log(
+        self,
+        *,
+        patient: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        user: str | None = None,
+    ) -> list[AuditEntry]:
+        """Audit entries, oldest first, optionally only those touching ``patient``, at or after
+        ``since``, before ``until`` and by ``user`` (reading them is itself recorded)."""
         entries = _read_audit(self._engine, patient=patient, since=since)
-        filters = {"patient": patient, "since": since.isoformat() if since else None}
+        if until is not None:
+            entries = [e for e in entries if e.at < until]
+        if user is not None:
+            entries = [e for e in entries if e.user == user]
+        filters = {
+            "patient": patient,
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None,
+            "user": user,
+        }
         self.record_access(
             "audit", {**{k: v for k, v in filters.items() if v}, "entries": len(entries)}, [patient]
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -80,3 +81,17 @@ class SearchHit:
     doc_type: str
     patient_mrn: str | None
     source: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFiles:
+    """A document's files, for serving them (``Archive.document_files``)."""
+
+    id: int
+    pdf: Path  # the searchable PDF
+    pdf_sha256: str
+    original: Path  # the scanned file it came from, byte for byte
+    original_name: str
+    patient_mrn: str | None
+    pages: int
+    updated_at: dt.datetime

@@ -4,7 +4,9 @@ A page PDF (made by an OCR worker with :func:`make_page_pdf`) shows the page ima
 JPEG-encoded, at its physical size, with tesseract's text-only PDF page laid over it:
 the text is drawn invisibly (render mode 3), so viewers show the scan while
 ``pdftotext`` and viewers' search find the words where they are on the image.
-:func:`assemble_pdf` joins page PDFs into a document's PDF and labels it.
+A born-digital page is kept as it is instead (:func:`keep_pdf_page`: its own vectors,
+fonts and pictures, made inert). :func:`assemble_pdf` joins page PDFs of both kinds into
+a document's PDF and labels it.
 Every file is written to a temporary name in its folder, fsynced and renamed.
 """
 
@@ -117,6 +119,123 @@ def make_page_pdf(
         except pikepdf.PdfError as e:
             raise ArchiveError(f"text layer is not a readable PDF: {_one_line(e)}") from e
     return out.getvalue()
+
+
+# What a kept page may hold: its drawing and its boxes. Everything else (annotations: links,
+# launch and JavaScript actions, form widgets, attached files; additional actions; thumbnails,
+# structure and piece info) stays in the original only.
+_PAGE_KEYS = frozenset(
+    {"/Type", "/Parent", "/Resources", "/Contents", "/MediaBox", "/CropBox", "/BleedBox", "/TrimBox",
+     "/ArtBox", "/Rotate", "/Group", "/UserUnit"}
+)  # fmt: skip
+# Keys that start an action, a script or an attached file, wherever they are met below the page.
+_ACTIVE_KEYS = frozenset({"/A", "/AA", "/JS", "/JavaScript", "/OpenAction", "/EF", "/EmbeddedFiles", "/URI"})
+
+
+def keep_pdf_page(source: Path, number: int, rotate: int) -> bytes:
+    """Page ``number`` (1-based) of the PDF at ``source`` as a one-page PDF: its own drawing
+    (vectors, fonts, pictures), shown turned by ``rotate`` (its new /Rotate), made inert.
+
+    The appearance of each annotation a viewer would show (a filled-in form field, a stamp)
+    is drawn into the page, then every annotation is removed, and with them links, launch
+    and JavaScript actions, form fields and attached files; nothing of the document around
+    the page (its catalog: OpenAction, AcroForm, names, embedded files) is copied. The
+    original file keeps all of it, byte for byte."""
+    import pikepdf
+    from pikepdf import Name
+
+    try:
+        with pikepdf.open(source) as src, pikepdf.new() as pdf:
+            pdf.pages.append(src.pages[number - 1])
+            page = pdf.pages[0]
+            _draw_annotations(pdf, page)
+            for key in set(page.obj.keys()) - _PAGE_KEYS:
+                del page.obj[key]
+            page.obj[Name.Rotate] = rotate % 360
+            _make_inert(page.obj, set(), 0)
+            out = io.BytesIO()
+            pdf.save(out, compress_streams=True)
+    except (pikepdf.PdfError, ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
+        raise ArchiveError(f"page {number} cannot be copied: {_one_line(e)}") from e
+    return out.getvalue()
+
+
+def turned_page_pdf(page_pdf: Path, degrees: float) -> bytes:
+    """A copy of the one-page PDF ``page_pdf`` with its drawing turned ``degrees``
+    counter-clockwise about the middle of its media box: a page whose text runs a few
+    degrees off level, made level to read its text (poppler splits tilted words when it
+    keeps the drawing order). Not archived: the kept page is never changed."""
+    import math
+
+    import pikepdf
+
+    try:
+        with pikepdf.open(page_pdf) as pdf:
+            page = pdf.pages[0]
+            x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+            turn = (c, s, -s, c, cx - c * cx + s * cy, cy - s * cx - c * cy)
+            page.contents_add(pdf.make_stream(b"q %.6f %.6f %.6f %.6f %.4f %.4f cm\n" % turn), prepend=True)
+            page.contents_add(pdf.make_stream(b"\nQ\n"))
+            out = io.BytesIO()
+            pdf.save(out)
+    except (OSError, pikepdf.PdfError, ValueError, IndexError) as e:
+        raise ArchiveError(f"cannot turn a page: {_one_line(e)}") from e
+    return out.getvalue()
+
+
+def _draw_annotations(pdf: pikepdf.Pdf, page: pikepdf.Page) -> None:
+    """Draw each shown annotation's normal appearance into the page's content (as qpdf's
+    annotation flattening does), so that a form's filled-in values stay on the page."""
+    import pikepdf
+    from pikepdf import Name
+
+    annots = page.obj.get(Name.Annots)
+    if not isinstance(annots, pikepdf.Array):
+        return
+    drawn = []
+    hidden = int(
+        pikepdf.AnnotationFlag.invisible | pikepdf.AnnotationFlag.hidden | pikepdf.AnnotationFlag.no_view
+    )
+    for annot in annots:
+        if not isinstance(annot, pikepdf.Dictionary) or annot.get(Name.Subtype) == Name.Popup:
+            continue
+        annotation = pikepdf.Annotation(annot)
+        appearance = annotation.get_appearance_stream(Name.N)
+        if not isinstance(appearance, pikepdf.Stream):
+            continue
+        name = page.add_resource(appearance, Name.XObject, prefix="Fx")
+        drawn.append(annotation.get_page_content_for_appearance(name, 0, forbidden_flags=hidden))
+    if any(drawn):  # the page's own drawing in q/Q, so that the appearances start from a clean state
+        page.contents_add(pdf.make_stream(b"q\n"), prepend=True)
+        page.contents_add(pdf.make_stream(b"\nQ\nq\n" + b"".join(drawn) + b"\nQ\n"), prepend=False)
+
+
+def _make_inert(obj: object, seen: set[tuple[int, int]], depth: int) -> None:
+    """Remove action, script and attached-file keys from every dictionary below ``obj``."""
+    import pikepdf
+
+    if depth > 64 or not isinstance(obj, pikepdf.Dictionary | pikepdf.Stream | pikepdf.Array):
+        return
+    if obj.is_indirect:
+        if obj.objgen in seen:
+            return
+        seen.add(obj.objgen)
+    if isinstance(obj, pikepdf.Array):
+        for item in obj:
+            _make_inert(item, seen, depth + 1)
+        return
+    for key in list(obj.keys()):
+        if key in _ACTIVE_KEYS or (key == "/S" and str(obj.get(key)) in _ACTION_TYPES):
+            del obj[key]
+        elif key != "/Parent":
+            _make_inert(obj.get(key), seen, depth + 1)
+
+
+_ACTION_TYPES = frozenset(
+    {"/JavaScript", "/Launch", "/URI", "/SubmitForm", "/ImportData", "/GoToR", "/GoToE", "/Rendition"}
+)
 
 
 # Pages joined per qpdf job. A long document is joined in parts of this many pages, each with

@@ -16,6 +16,7 @@ import datetime as dt
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -202,3 +203,54 @@ class AuditRow(Base):
     origin: Mapped[str] = mapped_column(String(512))  # program, host, OS user, ssh client
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class UserRow(Base):
+    """A person who signs in to the web app (migration 0007): a role and an argon2id hash."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('clerk', 'auditor', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    # A one-time password (printed by `users add`/`users reset`): it must be changed at first sign-in.
+    must_change: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SessionRow(Base):
+    """A signed-in browser (migration 0007). The cookie holds a random token; only its SHA-256
+    is stored, so a copy of the database signs nobody in. ``ended_at`` set: logged out/expired."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)
+    # The last search typed in this session, so the viewer can draw its hits without the words
+    # travelling in a URL (no PHI in URLs or access logs).
+    last_query: Mapped[str | None] = mapped_column(Text)
+
+
+class LoginAttemptRow(Base):
+    """One sign-in attempt (migration 0007): lockout counts recent failures per user and per address."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_name_at", "name", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    name: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean)

@@ -22,6 +22,7 @@ COMMANDS = ["patients import", "ingest", "watch", "search", "list", "show", "exp
 COMMANDS += ["audit", "verify"]  # reliability and audit
 COMMANDS += ["review", "coversheet"]  # patient identification
 COMMANDS += ["classify", "train"]  # document typing
+COMMANDS += ["serve", "users add", "users list", "users disable", "users reset"]  # web app
 
 
 def run(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
