@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from chartclerk.classify.doctype import DOC_TYPES
-from chartclerk.classify.render import Block, Layout, random_layout, text_of
+from chartclerk.classify.training.render import Block, Layout, random_layout, text_of
 
 __all__ = ["CorpusDoc", "generate_document", "ocr_noise"]
 
