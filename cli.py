@@ -819,7 +819,7 @@ def release_new(
     """
     from chartclerk.store.release import Scope, new_request
 
-    unknown = sorted(set(types or ()) - set(get_args(DocType)))
+    unknown = sorted(set(types or ()) - set(DOC_TYPES))
     if unknown:
         raise typer.BadParameter(f"unknown document type {unknown[0]!r}", param_hint="--type")
     settings = _settings(ctx)

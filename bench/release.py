@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from chartclerk.classify.models import Patient
-from chartclerk.classify.render import FONTS
+from chartclerk.classify.training.render import FONTS
 from chartclerk.settings import load_settings
 from chartclerk.store import Archive, DocumentRecord, PageRecord, SourceRecord, make_page_pdf
 from chartclerk.tests.releasedata import text_layer

@@ -31,6 +31,7 @@ from typing import IO, Any
 
 from sqlalchemy import Select, select
 
+from chartclerk.classify.doctype import LOINC
 from chartclerk.errors import ArchiveError, NotFoundError, RequestError
 from chartclerk.settings import ReleaseSettings
 from chartclerk.store.archive import Archive
@@ -45,21 +46,21 @@ US_CORE_DOCREF = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-docume
 CATEGORY_SYSTEM = "http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category"
 IDENTIFIER_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0203"
 LOINC_SYSTEM = "http://loinc.org"
-# LOINC document codes of the document types (the classifier stores the same on each document).
-LOINC_BY_TYPE: dict[str, tuple[str, str]] = {
-    "discharge_summary": ("18842-5", "Discharge summary"),
-    "history_physical": ("34117-2", "History and physical note"),
-    "progress_note": ("11506-3", "Progress note"),
-    "consult_note": ("11488-4", "Consult note"),
-    "operative_report": ("11504-8", "Surgical operation note"),
-    "lab_report": ("11502-2", "Laboratory report"),
-    "radiology_report": ("18748-4", "Diagnostic imaging study"),
-    "referral": ("57133-1", "Referral note"),
-    "consent_form": ("59284-0", "Consent Document"),
-    "prescription": ("57833-6", "Prescription for medication"),
-    "insurance": ("64291-8", "Health insurance-related form"),
-    "face_sheet": ("51851-4", "Administrative note"),
-    "other": ("34109-9", "Note"),
+# Display names of the LOINC document codes of the document types (codes: classify.LOINC).
+LOINC_DISPLAY: dict[str, str] = {
+    "18842-5": "Discharge summary",
+    "34117-2": "History and physical note",
+    "11506-3": "Progress note",
+    "11488-4": "Consult note",
+    "11504-8": "Surgical operation note",
+    "11502-2": "Laboratory report",
+    "18748-4": "Diagnostic imaging study",
+    "57133-1": "Referral note",
+    "59284-0": "Consent Document",
+    "57833-6": "Prescription for medication",
+    "64291-8": "Health insurance-related form",
+    "51851-4": "Administrative note",
+    "34109-9": "Note",
 }
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -105,9 +106,8 @@ def document_reference(
     when ``inline``)."""
     if row.status != "filed" or row.patient_mrn is None:
         raise ArchiveError(f"document {row.id} is not filed: it has no FHIR DocumentReference")
-    code, display = LOINC_BY_TYPE.get(row.doc_type, LOINC_BY_TYPE["other"])
-    if row.loinc:
-        code = row.loinc
+    code = row.loinc or LOINC.get(row.doc_type, LOINC["other"])
+    display = LOINC_DISPLAY.get(code, row.doc_type.replace("_", " ").capitalize())
     size, sha1, data = _read_pdf(pdf, inline)
     attachment: dict[str, Any] = {
         "contentType": "application/pdf",
@@ -255,7 +255,7 @@ def search_document_references(
     query = select(DocumentRow).where(_filed(found_mrn))
     if type_code:
         code = type_code.split("|")[-1]
-        types = [t for t, (c, _) in LOINC_BY_TYPE.items() if c == code]
+        types = [t for t, c in LOINC.items() if c == code]
         query = query.where(
             (DocumentRow.loinc == code) | (DocumentRow.loinc.is_(None) & DocumentRow.doc_type.in_(types))
         )
