@@ -499,7 +499,8 @@ def _parse_since(since: str | None) -> dt.datetime | None:
 def verify(ctx: typer.Context) -> None:
     """Check the archive: every original and searchable PDF against its SHA-256, every document's
     files, pages and index entries, no file without a document, private permissions, the audit
-    chain. Prints each problem; exits 5 if there is any.
+    and disclosure chains and their checkpoints outside the database. Prints each problem;
+    exits 5 if there is any.
 
     Example: chartclerk verify
     """
