@@ -10,13 +10,16 @@ line at all, so the model must learn the body as well as the title.
 The wording lives in data files, ``templates/forms/<doc_type>.yaml`` (titles, headings,
 field labels, values and sentences of one type) and ``templates/forms/pools.yaml`` (names,
 places, diagnoses, drugs, analytes, exams, payers, and the header and footer pieces); this
-module keeps the procedures that pick, shuffle and assemble. A list is a set of
-alternatives, in order (the order is part of the seed's outcome). A string may name slots,
-``{dx}``: the slots each list may use are declared in ``_SLOTS`` below, and every
-alternative of such a list is filled before one is picked, each slot drawn afresh where it
-appears (a second ``{phone}`` is another number), so adding wording to a file never needs
-code. Editing a file changes the documents its seeds give, and so the corpus ``make model``
-writes; the shipped model was built from them as they are.
+module keeps the procedures that pick, shuffle and assemble (and the number formats:
+dates, phones, amounts, IDs). In the files a list is a set of alternatives, in order (the
+order is part of what a seed gives); a plain string is fixed wording; a mapping of labels
+(an exam's systems) gives each label a fixed value or a list to draw from. A string may
+name slots: the slots each list may use are declared in ``_SLOTS`` below. A slot is either
+the document's own value (``{dx}``, ``{first}``) or drawn where it appears (``{doctor}``,
+``{phone}``: a second one is another person or number), and every alternative of a list
+is filled before one is picked, as the code this replaced did, so new wording that uses
+the declared slots needs no code. Editing a file changes the documents its seeds give,
+and so the corpus ``make model`` writes; the shipped model was built from them as they are.
 
 ``bench/classify.py`` measures on a *separate* family (its own titles, headings,
 sentences and layouts, written apart from these files and from ``tests/scans.py``).
