@@ -41,7 +41,7 @@ from chartclerk.store.disclosures import verify_disclosures
 from chartclerk.store.recovery import LOCK_NAME, ArchiveLock
 from chartclerk.store.tables import FTS_TABLE, AuditRow, DisclosureRow, DocumentRow, PageRow, SourceRow
 
-_TOP_FOLDERS = ("originals", "documents", "tmp")
+_TOP_FOLDERS = ("originals", "documents", "tmp", "releases")  # releases: packets made by the web app
 
 
 @dataclass(frozen=True, slots=True)

@@ -218,4 +218,7 @@ def test_release_page_creates_releases_and_downloads(
         == c.get("/api/release?show_all=true").json()["requests"][0]["packet_sha256"]
     )
     assert c.post("/release/1/packet").status_code == 400  # released once
+    kept = archive.root / "releases" / "request-1.pdf"
+    kept.chmod(0o644)
+    assert any("permissions" in str(p) and "request-1.pdf" in str(p) for p in archive.verify().problems)
     assert c.get("/release/99/packet").status_code == 404
