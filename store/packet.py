@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chartclerk.errors import ArchiveError
-from chartclerk.store.pdf import CREATOR, _joined, _one_line, _save_atomically
+from chartclerk.store.pdf import CREATOR, joined_pdf, one_line, save_pdf_atomically
 
 if TYPE_CHECKING:
     import pikepdf
@@ -152,7 +152,7 @@ def write_packet(cover: CoverLetter, out: Path) -> PacketResult:
             pdf.save(cover_pdf)
         # qpdf's page assembly reads each page's streams from its file while writing (flat
         # memory); Pdf.pages.extend would read them all into memory first.
-        with _joined([cover_pdf, *(d.pdf for d in cover.documents)], out) as pdf:
+        with joined_pdf([cover_pdf, *(d.pdf for d in cover.documents)], out) as pdf:
             if len(pdf.pages) != total:
                 raise ArchiveError(f"packet has {len(pdf.pages)} pages, expected {total}")
             font = pdf.make_indirect(_font(Name.Helvetica))
@@ -164,7 +164,7 @@ def write_packet(cover: CoverLetter, out: Path) -> PacketResult:
                 _stamp_page(pdf, page, stamp, font)
             pdf.docinfo[Name.Title] = f"Release of information, request {cover.request_id}"
             pdf.docinfo[Name.Creator] = CREATOR
-            digest = _save_atomically(pdf, out)
+            digest = save_pdf_atomically(pdf, out)
     log.info("packet for request %d: %d pages, sha256=%s", cover.request_id, total, digest)
     return PacketResult(sha256=digest, pages=total, cover_pages=cover_pages)
 
@@ -176,7 +176,7 @@ def _check_pages(d: PacketDocument) -> None:
         with pikepdf.open(d.pdf) as src:
             found = len(src.pages)
     except (OSError, pikepdf.PdfError) as e:
-        raise ArchiveError(f"document {d.id}: cannot read its PDF: {_one_line(e)}") from e
+        raise ArchiveError(f"document {d.id}: cannot read its PDF: {one_line(e)}") from e
     if found != d.pages:
         raise ArchiveError(f"document {d.id}: its PDF has {found} pages, recorded {d.pages}")
 
@@ -237,9 +237,9 @@ def write_text_pdf(lines: Sequence[tuple[bool, str]], out: Path, title: str) -> 
             _add_text_pages(pdf, list(lines), pages, font, bold, "Page")
             pdf.docinfo[Name.Title] = title
             pdf.docinfo[Name.Creator] = CREATOR
-            return _save_atomically(pdf, out)
+            return save_pdf_atomically(pdf, out)
     except pikepdf.PdfError as e:
-        raise ArchiveError(f"cannot write {out.name}: {_one_line(e)}") from e
+        raise ArchiveError(f"cannot write {out.name}: {one_line(e)}") from e
 
 
 def _add_cover(

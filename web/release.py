@@ -69,7 +69,7 @@ def create_request(
     due: Annotated[str | None, Form(max_length=10)] = None,
     include_restricted: Annotated[bool, Form()] = False,
 ) -> Response:
-    from chartclerk.web.pages import _date
+    from chartclerk.web.pages import form_date
 
     try:
         ids = tuple(int(x) for x in (documents or "").replace(",", " ").split())
@@ -80,12 +80,16 @@ def create_request(
         error = None
     if error is None:
         scope = Scope(
-            tuple(t for t in types or () if t), _date(date_from), _date(date_to), ids, include_restricted
+            tuple(t for t in types or () if t),
+            form_date(date_from),
+            form_date(date_to),
+            ids,
+            include_restricted,
         )
         try:
             made = new_request(
                 archive, web_state(request).settings.release, patient=patient, requester=requester,
-                address=address, purpose=purpose, basis=basis, scope=scope, due_on=_date(due),
+                address=address, purpose=purpose, basis=basis, scope=scope, due_on=form_date(due),
             )  # fmt: skip
         except (RequestError, NotFoundError) as e:
             error = e.message
