@@ -23,6 +23,7 @@ COMMANDS += ["audit", "verify"]  # reliability and audit
 COMMANDS += ["review", "coversheet"]  # patient identification
 COMMANDS += ["classify", "train"]  # document typing
 COMMANDS += ["serve", "users add", "users list", "users disable", "users reset"]  # web app
+COMMANDS += ["worker", "status"]  # distributed page work
 
 
 def run(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
