@@ -8,8 +8,8 @@ tests; scanned-looking, some skewed), one or two pages a file, go through
 PostgreSQL (tests/services.py): once with the local pool of ``--workers`` processes, once
 with ``--workers`` Celery workers of one process each (``chartclerk worker -c 1``; both the
 pool's processes and the workers are started before the clock starts) through a throwaway
-Redis. Both archives must hold the same documents. Prints pages/s of each, their ratio (target: Celery at least 0.9 of the local
-pool's), and the overhead per page: the submitting side's (the page_jobs row and the
+Redis. Both archives must hold the same documents. Prints pages/s of each, their ratio
+(target: Celery at least 0.9 of the local pool's), and the overhead per page: the submitting side's (the page_jobs row and the
 broker message, timed around each submit) and the workers' bookkeeping (two page_jobs
 transactions a page, timed by replaying them on finished jobs).
 """
