@@ -6,12 +6,12 @@ Pages of the held-out family (bench/heldout.py: other wording, layouts and fonts
 tests; scanned-looking, some skewed), one or two pages a file, go through
 ``chartclerk.pipeline.ingest_files`` twice, into two fresh archives on the same throwaway
 PostgreSQL (tests/services.py): once with the local pool of ``--workers`` processes, once
-with ``--workers`` Celery workers of one process each (``chartclerk worker -c 1``; both the
-pool's processes and the workers are started before the clock starts) through a throwaway
-Redis. Both archives must hold the same documents. Prints pages/s of each, their ratio
-(target: Celery at least 0.9 of the local pool's), and the overhead per page: the submitting side's (the page_jobs row and the
-broker message, timed around each submit) and the workers' bookkeeping (two page_jobs
-transactions a page, timed by replaying them on finished jobs).
+with ``--workers`` Celery workers of one process each (``chartclerk worker -c 1``) through
+a throwaway Redis; the pool's processes and the workers are started before the clock.
+Both archives must hold the same documents. Prints pages/s of each, their ratio (target:
+Celery at least 0.9 of the local pool's) and the overhead per page: the submitting side's
+(page_jobs row and broker message, timed around each submit) and the workers' bookkeeping
+(two page_jobs transactions a page, timed by replaying them on finished jobs).
 """
 
 from __future__ import annotations
