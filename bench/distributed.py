@@ -147,8 +147,7 @@ def main() -> None:
                     bookkeeping = replay_bookkeeping(archive, paths, settings)
                     with archive.engine.connect() as conn:
                         stored = conn.exec_driver_sql(
-                            "SELECT (pg_total_relation_size('pages') + pg_total_relation_size('documents'))"
-                            " / count(*) FROM pages"
+                            "SELECT avg(octet_length(text) + octet_length(words)) FROM pages"
                         ).scalar()
         local, celery = results["local"], results["celery"]
         print(

@@ -3,7 +3,8 @@
 On PostgreSQL (SQLite keeps its FTS5 index of 0004): a text search configuration
 ``chartclerk`` (English Snowball stemming without stop words, accents removed, as FTS5's
 ``porter unicode61``), a generated column ``pages.tsv`` holding each page's tsvector and a
-GIN index on it (chartclerk.store.search_pg queries them).
+GIN index on it (chartclerk.store.search_pg queries them); triggers that make the audit log
+append-only, as 0002's do on SQLite.
 
 On every database: ``page_jobs``, one row per page of a file being read by Celery workers
 (chartclerk.distributed), keyed by the source's sha256 and the page number: the job id of
@@ -35,6 +36,13 @@ PG_SEARCH_SQL = (
     " asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, chartclerk_stem",
     "ALTER TABLE pages ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('chartclerk', text)) STORED",
     "CREATE INDEX ix_pages_tsv ON pages USING gin (tsv)",
+    # The audit log is append-only, as 0002's triggers make it on SQLite.
+    "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$",
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+    " FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+    " FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
 )
 
 
@@ -62,6 +70,9 @@ def downgrade() -> None:
     op.drop_index("ix_page_jobs_state", table_name="page_jobs")
     op.drop_table("page_jobs")
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete ON audit_log")
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_update ON audit_log")
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
         op.execute("DROP INDEX IF EXISTS ix_pages_tsv")
         op.execute("ALTER TABLE pages DROP COLUMN IF EXISTS tsv")
         op.execute("DROP TEXT SEARCH CONFIGURATION IF EXISTS chartclerk")
