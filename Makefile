@@ -31,8 +31,9 @@ lint: $(VENV)/.installed
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml chartclerk
 
 # The shipped document-type model from scratch (the factory, classify/training/): render and
-# OCR the training corpus (forms.py and the clinical notes of templates/*.yaml, about 5
-# minutes on 2 cores), then fit and calibrate (about a minute) into classify/model/.
+# OCR the training corpus (forms-style documents from templates/forms/*.yaml and clinical
+# notes from templates/*.yaml, about 5 minutes on 2 cores), then fit and calibrate (about a
+# minute) into classify/model/.
 model: system-deps-test $(VENV)/.installed
 	$(PY) -m chartclerk.classify.training --rebuild-corpus --workers 2
 

@@ -3,7 +3,8 @@
 * :mod:`~chartclerk.classify.training.clinical`: clinical-style notes from the data files
   in ``templates/`` (dictations, letters, office notes, heading-only notes...);
 * :mod:`~chartclerk.classify.training.forms`: the forms-style corpus (face sheets, lab
-  tables, prescriptions, insurance letters... with their layouts);
+  tables, prescriptions, insurance letters... with their layouts), its wording read from
+  the data files in ``templates/forms/``;
 * :mod:`~chartclerk.classify.training.render`: pages drawn from either, and scanner damage;
 * :mod:`~chartclerk.classify.training.trainer`: the corpus recipe (render + OCR through the
   project's tesseract wrapper), fitting, calibration and office retraining.

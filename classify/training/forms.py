@@ -1,14 +1,28 @@
 """The training corpus: synthetic paperwork of the 13 document types, deterministic by seed.
 
-Every document is drawn from the *training template family* below: for each type a pool
-of titles and synonyms, section headings with their variants, sentence templates with
-slots (diagnoses, medications, procedures, analytes, exams, payers...), shared clinical
-filler, and random facilities, people, dates and layouts. Sections are picked and
-shuffled, lengths vary from a few lines to two pages, and about one document in six has
-no title line at all, so the model must learn the body as well as the title.
+Every document is drawn from the *training template family*: for each type a pool of
+titles and synonyms, section headings with their variants, sentence templates with slots
+(diagnoses, medications, procedures, analytes, exams, payers...), shared clinical filler,
+and random facilities, people, dates and layouts. Sections are picked and shuffled,
+lengths vary from a few lines to two pages, and about one document in six has no title
+line at all, so the model must learn the body as well as the title.
+
+The wording lives in data files, ``templates/forms/<doc_type>.yaml`` (titles, headings,
+field labels, values and sentences of one type) and ``templates/forms/pools.yaml`` (names,
+places, diagnoses, drugs, analytes, exams, payers, and the header and footer pieces); this
+module keeps the procedures that pick, shuffle and assemble (and the number formats:
+dates, phones, amounts, IDs). In the files a list is a set of alternatives, in order (the
+order is part of what a seed gives); a plain string is fixed wording; a mapping of labels
+(an exam's systems) gives each label a fixed value or a list to draw from. A string may
+name slots: the slots each list may use are declared in ``_SLOTS`` below. A slot is either
+the document's own value (``{dx}``, ``{first}``) or drawn where it appears (``{doctor}``,
+``{phone}``: a second one is another person or number), and every alternative of a list
+is filled before one is picked, as the code this replaced did, so new wording that uses
+the declared slots needs no code. Editing a file changes the documents its seeds give,
+and so the corpus ``make model`` writes; the shipped model was built from them as they are.
 
 ``bench/classify.py`` measures on a *separate* family (its own titles, headings,
-sentences and layouts, written apart from this file and from ``tests/scans.py``).
+sentences and layouts, written apart from these files and from ``tests/scans.py``).
 
 All randomness comes from ``random.Random(f"{doc_type}:{seed}")``: a (type, seed) pair
 always gives the same document, which is what makes ``make model`` reproducible.
@@ -18,16 +32,23 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from functools import cache
+from importlib import resources
+from typing import Any, Final
+
+import yaml
 
 from chartclerk.classify.doctype import DOC_TYPES
 from chartclerk.classify.training.render import Block, Layout, random_layout, text_of
+from chartclerk.errors import ModelError
 
-__all__ = ["CorpusDoc", "generate_document", "ocr_noise"]
+__all__ = ["CorpusDoc", "data_files", "generate_document", "ocr_noise", "template_slots"]
 
 NO_TITLE_SHARE: Final = 0.17
+_SLOT: Final = re.compile(r"\{([A-Za-z_]+)\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,156 +64,171 @@ class CorpusDoc:
         return text_of(self.blocks)
 
 
-# --------------------------------------------------------------------------- shared pools
+# --------------------------------------------------------------------------- the data files
 
-_FIRST: Final = (
-    "Anna", "Brian", "Carmen", "Derek", "Elena", "Farid", "Gloria", "Henry", "Irene", "Jamal", "Keiko",
-    "Luis", "Marta", "Nathan", "Olga", "Pedro", "Quinn", "Rosa", "Stefan", "Tanya", "Umar", "Vera",
-    "Walter", "Xiomara", "Yusuf", "Zoe", "Beatrice", "Colin", "Dolores", "Ethan", "Fiona", "Gordon",
-)  # fmt: skip
-_LAST: Final = (
-    "Abbott", "Baptiste", "Castillo", "Dunn", "Eriksen", "Foster", "Grant", "Hoffman", "Ibarra",
-    "Jensen", "Kaplan", "Lowell", "Mahoney", "Nakamura", "Olsen", "Pruitt", "Quintero", "Reyes",
-    "Schultz", "Tran", "Underwood", "Vasquez", "Whitaker", "Xu", "Yilmaz", "Zimmerman", "Becker",
-    "Coleman", "Delgado", "Fitzgerald", "Gallagher", "Horvath", "Iqbal", "Kowalczyk", "Lindgren",
-)  # fmt: skip
-_PLACES: Final = (
-    "Riverbend", "Lakeview", "St. Agnes", "Mercy", "Valley", "Summit", "Northwest", "Oak Hill",
-    "Bayfront", "Prairie", "Granite", "Evergreen", "Sunrise", "Hillcrest", "Westbrook", "Kingsport",
-    "Silver Lake", "Good Shepherd", "Three Rivers", "Meadowbrook", "Pine Bluff", "Harbor", "Redwood",
-    "Clearwater", "St. Luke's", "Highland", "Cumberland", "Lincoln", "Fairmont", "Brookside",
-)  # fmt: skip
-_KINDS: Final = (
-    "Hospital", "Medical Center", "Regional Medical Center", "Family Practice", "Clinic",
-    "Health System", "Specialty Associates", "Surgical Center", "Community Hospital",
-    "Physicians Group", "Health Partners", "Internal Medicine", "Medical Group", "Healthcare",
-)  # fmt: skip
-_CITIES: Final = (
-    ("Dayton", "OH"), ("Fresno", "CA"), ("Macon", "GA"), ("Billings", "MT"), ("Erie", "PA"),
-    ("Tulsa", "OK"), ("Salem", "OR"), ("Lowell", "MA"), ("Provo", "UT"), ("Mobile", "AL"),
-    ("Wichita", "KS"), ("Duluth", "MN"), ("Reno", "NV"), ("Akron", "OH"), ("Toledo", "OH"),
-)  # fmt: skip
-_STREETS: Final = ("Main St", "Oak Avenue", "Elm Street", "Park Blvd", "Center Road", "Hospital Drive",
-                   "Medical Parkway", "Lake Road", "Church Street", "Commerce Way")  # fmt: skip
-_SPECIALTIES: Final = (
-    "Cardiology", "Gastroenterology", "Nephrology", "Pulmonology", "Endocrinology", "Neurology",
-    "Orthopedics", "Infectious Disease", "Hematology/Oncology", "Rheumatology", "Urology",
-    "Dermatology", "General Surgery", "Psychiatry", "Otolaryngology", "Vascular Surgery",
-)  # fmt: skip
-_DIAGNOSES: Final = (
-    ("community-acquired pneumonia", "J18.9"), ("essential hypertension", "I10"),
-    ("type 2 diabetes mellitus", "E11.9"), ("acute on chronic systolic heart failure", "I50.23"),
-    ("COPD exacerbation", "J44.1"), ("acute kidney injury", "N17.9"), ("urinary tract infection", "N39.0"),
-    ("atrial fibrillation with rapid ventricular response", "I48.91"), ("cellulitis of the left leg", "L03.116"),
-    ("osteoarthritis of the right knee", "M17.11"), ("acute appendicitis", "K35.80"),
-    ("major depressive disorder", "F32.9"), ("symptomatic cholelithiasis", "K80.20"),
-    ("acute pancreatitis", "K85.90"), ("deep vein thrombosis", "I82.409"), ("syncope", "R55"),
-    ("chest pain, unspecified", "R07.9"), ("gastrointestinal bleed", "K92.2"), ("sepsis", "A41.9"),
-    ("hypothyroidism", "E03.9"), ("iron deficiency anemia", "D50.9"), ("low back pain", "M54.5"),
-    ("migraine without aura", "G43.009"), ("chronic kidney disease stage 3", "N18.30"),
-    ("hip fracture", "S72.001A"), ("asthma exacerbation", "J45.901"), ("obstructive sleep apnea", "G47.33"),
-)  # fmt: skip
-_MEDS: Final = (
-    ("lisinopril", "10 mg", "tablet"), ("metformin", "500 mg", "tablet"), ("atorvastatin", "40 mg", "tablet"),
-    ("amlodipine", "5 mg", "tablet"), ("metoprolol tartrate", "25 mg", "tablet"), ("furosemide", "40 mg", "tablet"),
-    ("amoxicillin", "500 mg", "capsule"), ("levothyroxine", "50 mcg", "tablet"), ("apixaban", "5 mg", "tablet"),
-    ("sertraline", "50 mg", "tablet"), ("omeprazole", "20 mg", "capsule"), ("gabapentin", "300 mg", "capsule"),
-    ("prednisone", "20 mg", "tablet"), ("cephalexin", "500 mg", "capsule"), ("hydrochlorothiazide", "25 mg", "tablet"),
-    ("warfarin", "5 mg", "tablet"), ("insulin glargine", "100 units/mL", "pen"), ("albuterol HFA", "90 mcg", "inhaler"),
-    ("tramadol", "50 mg", "tablet"), ("ondansetron", "4 mg", "tablet"), ("losartan", "50 mg", "tablet"),
-    ("doxycycline", "100 mg", "capsule"), ("pantoprazole", "40 mg", "tablet"), ("tamsulosin", "0.4 mg", "capsule"),
-)  # fmt: skip
-_SIGS: Final = (
-    "take 1 {form} by mouth once daily", "take 1 {form} by mouth twice daily", "take 1 {form} by mouth at bedtime",
-    "take 1 {form} by mouth every 8 hours", "take 2 {form}s by mouth daily with food", "1 {form} PO BID",
-    "1 {form} PO daily", "1 {form} PO q6h PRN pain", "take 1 {form} every morning", "1 {form} po TID x 10 days",
-)  # fmt: skip
-_PROCEDURES: Final = (
-    "laparoscopic appendectomy", "laparoscopic cholecystectomy", "right total knee arthroplasty",
-    "left total hip arthroplasty", "open reduction internal fixation of the right distal radius",
-    "colonoscopy with polypectomy", "esophagogastroduodenoscopy with biopsy", "inguinal hernia repair with mesh",
-    "cardiac catheterization", "carpal tunnel release", "excision of skin lesion", "cystoscopy",
-    "arthroscopic partial meniscectomy", "thyroidectomy", "placement of tunneled central venous catheter",
-)  # fmt: skip
-_ANALYTES: Final = (
-    ("WBC", "K/uL", 4.0, 11.0, 1), ("RBC", "M/uL", 4.2, 5.9, 2), ("Hemoglobin", "g/dL", 12.0, 17.5, 1),
-    ("Hematocrit", "%", 36.0, 50.0, 1), ("MCV", "fL", 80.0, 100.0, 0), ("Platelet Count", "K/uL", 150.0, 400.0, 0),
-    ("Sodium", "mmol/L", 135.0, 145.0, 0), ("Potassium", "mmol/L", 3.5, 5.1, 1), ("Chloride", "mmol/L", 98.0, 107.0, 0),
-    ("Carbon Dioxide", "mmol/L", 22.0, 29.0, 0), ("BUN", "mg/dL", 7.0, 20.0, 0), ("Creatinine", "mg/dL", 0.6, 1.3, 2),
-    ("Glucose", "mg/dL", 70.0, 99.0, 0), ("Calcium", "mg/dL", 8.5, 10.5, 1), ("Total Protein", "g/dL", 6.0, 8.3, 1),
-    ("Albumin", "g/dL", 3.5, 5.0, 1), ("Total Bilirubin", "mg/dL", 0.1, 1.2, 1), ("ALT", "U/L", 7.0, 56.0, 0),
-    ("AST", "U/L", 10.0, 40.0, 0), ("Alkaline Phosphatase", "U/L", 44.0, 147.0, 0), ("TSH", "uIU/mL", 0.4, 4.0, 2),
-    ("Hemoglobin A1c", "%", 4.0, 5.6, 1), ("Total Cholesterol", "mg/dL", 125.0, 200.0, 0),
-    ("LDL Cholesterol", "mg/dL", 0.0, 100.0, 0), ("HDL Cholesterol", "mg/dL", 40.0, 60.0, 0),
-    ("Triglycerides", "mg/dL", 0.0, 150.0, 0), ("INR", "", 0.8, 1.2, 1), ("Magnesium", "mg/dL", 1.7, 2.2, 1),
-    ("Troponin I", "ng/mL", 0.0, 0.04, 2), ("Lactate", "mmol/L", 0.5, 2.2, 1), ("Urine Specific Gravity", "", 1.005, 1.03, 3),
-)  # fmt: skip
-_PANELS: Final = (
-    "Complete Blood Count", "Basic Metabolic Panel", "Comprehensive Metabolic Panel", "Lipid Panel",
-    "Hepatic Function Panel", "Thyroid Panel", "Urinalysis", "Coagulation Studies", "Cardiac Markers",
-)  # fmt: skip
-_EXAMS: Final = (
-    ("CT head without contrast", "brain"), ("CT chest with contrast", "chest"), ("CT abdomen and pelvis with contrast", "abdomen"),
-    ("MRI lumbar spine without contrast", "spine"), ("MRI brain with and without contrast", "brain"),
-    ("Chest X-ray PA and lateral", "chest"), ("X-ray left ankle 3 views", "bone"), ("Ultrasound right upper quadrant", "abdomen"),
-    ("Renal ultrasound", "abdomen"), ("Bilateral lower extremity venous duplex", "vascular"),
-    ("Screening mammogram bilateral", "breast"), ("CT angiogram chest", "chest"), ("X-ray right hip 2 views", "bone"),
-    ("Nuclear medicine bone scan", "bone"), ("Echocardiogram transthoracic", "heart"),
-)  # fmt: skip
-_FINDINGS: Final[dict[str, tuple[str, ...]]] = {
-    "brain": (
-        "No acute intracranial hemorrhage, mass effect or midline shift.",
-        "The ventricles and sulci are normal in size for age.",
-        "Mild periventricular white matter hypodensities, likely chronic small vessel ischemic change.",
-    ),
-    "chest": (
-        "The lungs are clear without focal consolidation.",
-        "There is a small right pleural effusion.",
-        "The cardiomediastinal silhouette is within normal limits.",
-        "Patchy opacity in the left lower lobe.",
-        "No pneumothorax is seen.",
-    ),
-    "abdomen": (
-        "The liver is normal in size and echotexture.",
-        "Multiple gallstones without gallbladder wall thickening.",
-        "No hydronephrosis or renal calculi.",
-        "The appendix is dilated with periappendiceal fat stranding.",
-        "No free fluid or free air.",
-    ),
-    "spine": (
-        "Mild disc desiccation at L4-L5 with a small central disc protrusion.",
-        "No high-grade spinal canal stenosis.",
-        "Vertebral body heights are maintained.",
-    ),
-    "bone": (
-        "No acute fracture or dislocation.",
-        "Soft tissue swelling over the lateral malleolus.",
-        "Degenerative joint space narrowing.",
-    ),
-    "vascular": (
-        "Normal compressibility of the common femoral and popliteal veins.",
-        "Occlusive thrombus in the left popliteal vein.",
-    ),
-    "breast": (
-        "The breasts are heterogeneously dense.",
-        "No suspicious mass, calcification or architectural distortion.",
-    ),
-    "heart": (
-        "Left ventricular ejection fraction is estimated at 55 percent.",
-        "No significant valvular disease.",
-    ),
+
+def data_files() -> tuple[str, ...]:
+    """The data files' names, without ``.yaml``: ``pools`` and one per document type."""
+    return ("pools", *DOC_TYPES)
+
+
+@cache
+def _read(name: str) -> dict[str, Any]:
+    path = f"templates/forms/{name}.yaml"
+    try:
+        text = resources.files("chartclerk.classify.training").joinpath(path).read_text("utf-8")
+        data = yaml.safe_load(text)
+    except (OSError, yaml.YAMLError) as e:
+        raise ModelError(f"cannot read training template {path} ({type(e).__name__})") from e
+    if not isinstance(data, dict):
+        raise ModelError(f"training template {path} is not a mapping")
+    return data
+
+
+def _lookup(name: str, path: tuple[str, ...]) -> Any:
+    node: Any = _read(name)
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            raise ModelError(f"training template forms/{name}.yaml has no {'.'.join(path)}")
+        node = node[part]
+    return node
+
+
+@cache
+def _words(name: str, path: tuple[str, ...]) -> tuple[str, ...]:
+    node = _lookup(name, path)
+    if not isinstance(node, list) or not node or not all(isinstance(s, str) for s in node):
+        raise ModelError(f"forms/{name}.yaml: {'.'.join(path)} must be a list of strings")
+    return tuple(node)
+
+
+@cache
+def _rows(name: str, path: tuple[str, ...]) -> tuple[tuple[Any, ...], ...]:
+    node = _lookup(name, path)
+    if not isinstance(node, list) or not node or not all(isinstance(r, list) for r in node):
+        raise ModelError(f"forms/{name}.yaml: {'.'.join(path)} must be a list of rows")
+    return tuple(tuple(r) for r in node)
+
+
+@cache
+def _text(name: str, path: tuple[str, ...]) -> str:
+    node = _lookup(name, path)
+    if not isinstance(node, str):
+        raise ModelError(f"forms/{name}.yaml: {'.'.join(path)} must be a string")
+    return node
+
+
+@cache
+def _mapping(name: str, path: tuple[str, ...]) -> tuple[tuple[str, str | tuple[str, ...]], ...]:
+    node = _lookup(name, path)
+    ok = isinstance(node, dict) and all(
+        isinstance(v, str) or (isinstance(v, list) and v and all(isinstance(s, str) for s in v))
+        for v in node.values()
+    )
+    if not ok:
+        raise ModelError(f"forms/{name}.yaml: {'.'.join(path)} must map labels to a string or strings")
+    return tuple((str(k), v if isinstance(v, str) else tuple(v)) for k, v in node.items())
+
+
+class _Texts:
+    """The wording of one data file: ``_HP("cc", "heading")`` is a tuple of alternatives."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, *path: str) -> tuple[str, ...]:
+        return _words(self.name, path)
+
+    def text(self, *path: str) -> str:
+        return _text(self.name, path)
+
+    def rows(self, *path: str) -> tuple[tuple[Any, ...], ...]:
+        return _rows(self.name, path)
+
+    def fields(self, *path: str) -> tuple[tuple[str, str | tuple[str, ...]], ...]:
+        return _mapping(self.name, path)
+
+
+_POOL: Final = _Texts("pools")
+_FACE: Final = _Texts("face_sheet")
+_HP: Final = _Texts("history_physical")
+_PROGRESS: Final = _Texts("progress_note")
+_CONSULT: Final = _Texts("consult_note")
+_DISCHARGE: Final = _Texts("discharge_summary")
+_OPERATIVE: Final = _Texts("operative_report")
+_LAB: Final = _Texts("lab_report")
+_RADIOLOGY: Final = _Texts("radiology_report")
+_REFERRAL: Final = _Texts("referral")
+_CONSENT: Final = _Texts("consent_form")
+_RX: Final = _Texts("prescription")
+_INSURANCE: Final = _Texts("insurance")
+_OTHER: Final = _Texts("other")
+
+
+# The slots each list of the data files may name, by "file:path". A list not named here
+# takes no slots. Every alternative of a list is filled (each slot drawn where it appears,
+# left to right) before one of them is picked.
+_SLOTS: Final[dict[str, frozenset[str]]] = {
+    key: frozenset(names.split())
+    for key, names in {
+        "pools:doctor": "name",
+        "pools:diagnosis": "name Name code",
+        "pools:medication_line": "name Name NAME dose sig",
+        "pools:sigs": "form",
+        "pools:vitals": "systolic diastolic pulse respirations temperature saturation fahrenheit",
+        "pools:contact": "phone",
+        "pools:footer": "doctor next_day day_after time pages user",
+        "history_physical:psh.text": "procedure year",
+        "operative_report:indication": "dx",
+        "consult_note:why.text": "dx",
+        "consult_note:intro": "requester dx age",
+        "discharge_summary:procs.text": "procedure other_procedure",
+        "discharge_summary:fu.text": "doctor specialty",
+        "radiology_report:hist.value": "diagnosis",
+        "radiology_report:comp.value": "long_ago prior_date",
+        "radiology_report:impression.text": "finding",
+        "radiology_report:sign": "doctor",
+        "referral:note.to": "specialist specialty",
+        "referral:note.from": "doctor",
+        "referral:note.ask": "first last dx",
+        "referral:note.booking": "urgency",
+        "referral:letter.opening": "first last dx specialty",
+        "consent_form:release.opening": "first last facility other_facility",
+        "consent_form:surgery.opening": "first last doctor procedure",
+        "prescription:drug": "name Name NAME dose form",
+        "prescription:dispense.value": "count thirty_or_ninety in_words units form",
+        "other:fax.to": "doctor facility",
+        "other:fax.from": "doctor facility",
+        "other:reminder.text": "in_a_week in_ten_days time doctor",
+        "other:reminder.reschedule": "phone",
+        "other:letter.greeting": "first last",
+        "other:announcement.greeting": "first",
+    }.items()
 }
-_PAYERS: Final = (
-    "Blue Meadow Health Plan", "Evergreen Mutual", "Keystone Care Alliance", "Medicare Part B", "State Medicaid",
-    "United Harbor Insurance", "Cascade Health Assurance", "Liberty Shield PPO", "Frontier Benefit Trust", "Tricounty HMO",
-)  # fmt: skip
-_CLINICAL_FILLER: Final = (
-    "Records from the outside facility were reviewed.", "The patient's daughter was present for the visit.",
-    "An interpreter was used for this encounter.", "Medication list reconciled with the patient.",
-    "The patient has no known drug allergies.", "Tobacco cessation was discussed.",
-    "Case discussed with the nursing staff.", "Old records requested from the primary care office.",
-    "Code status: full code.", "The patient is a reliable historian.",
-)  # fmt: skip
+
+Slot = str | Callable[[], str]
+
+
+def template_slots() -> Mapping[str, frozenset[str]]:
+    """The slots each templated list may name, by ``"<file>:<dotted path>"``."""
+    return _SLOTS
+
+
+def _fill(template: str, slots: Mapping[str, Slot], where: str) -> str:
+    def value(m: re.Match[str]) -> str:
+        slot = slots.get(m.group(1))
+        if slot is None:
+            raise ModelError(f"training template {where} names an unknown slot {m.group(0)}")
+        return slot if isinstance(slot, str) else slot()
+
+    return _SLOT.sub(value, template)
+
+
+def _checked(texts: _Texts, path: tuple[str, ...], slots: Mapping[str, Slot]) -> str:
+    where = f"{texts.name}:{'.'.join(path)}"
+    if frozenset(slots) != _SLOTS.get(where, frozenset()):
+        raise ModelError(f"training template {where}: the code fills {sorted(slots)}, not its slots")
+    return where
 
 
 class _Gen:
@@ -200,7 +236,7 @@ class _Gen:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self.patient = (rng.choice(_LAST), rng.choice(_FIRST))
+        self.patient = (rng.choice(_POOL("last_names")), rng.choice(_POOL("first_names")))
         self.mrn = "".join(rng.choice("0123456789") for _ in range(rng.choice((6, 7, 8))))
         self.dob = dt.date(1935, 1, 1) + dt.timedelta(days=rng.randint(0, 30000))
         self.day = dt.date(2021, 1, 1) + dt.timedelta(days=rng.randint(0, 1400))
@@ -214,6 +250,22 @@ class _Gen:
 
     def some(self, options: Sequence[str], low: int, high: int) -> list[str]:
         return self.rng.sample(list(options), min(len(options), self.rng.randint(low, high)))
+
+    def filled(self, texts: _Texts, *path: str, **slots: Slot) -> list[str]:
+        """Every alternative of a templated list, its slots filled in order."""
+        where = _checked(texts, path, slots)
+        return [_fill(t, slots, where) for t in texts(*path)]
+
+    def write(self, texts: _Texts, *path: str, **slots: Slot) -> str:
+        """A single templated string, filled."""
+        return _fill(texts.text(*path), slots, _checked(texts, path, slots))
+
+    def say(self, texts: _Texts, *path: str, **slots: Slot) -> str:
+        """One alternative of a templated list, filled."""
+        return self.pick(self.filled(texts, *path, **slots))
+
+    def number(self, low: int, high: int) -> Callable[[], str]:
+        return lambda: str(self.rng.randint(low, high))
 
     def date(self, offset: int = 0) -> str:
         d = self.day + dt.timedelta(days=offset)
@@ -230,46 +282,50 @@ class _Gen:
         return f"{self.rng.randint(0, 23):02d}:{self.rng.choice(('00', '15', '30', '45', '10', '52'))}"
 
     def person(self) -> str:
-        return f"{self.pick(_FIRST)} {self.pick(_LAST)}"
+        return f"{self.pick(_POOL('first_names'))} {self.pick(_POOL('last_names'))}"
 
     def doctor(self) -> str:
-        name = self.person()
-        return self.pick(
-            (f"Dr. {name}", f"{name}, MD", f"{name}, DO", f"{name} MD", f"{name}, NP", f"{name}, PA-C")
-        )
+        return self.say(_POOL, "doctor", name=self.person())
 
     def diagnosis(self) -> str:
-        name, code = self.rng.choice(_DIAGNOSES)
-        return self.pick((name, f"{name} ({code})", name.capitalize(), f"{code} {name}"))
+        name, code = self.rng.choice(_POOL.rows("diagnoses"))
+        return self.say(_POOL, "diagnosis", name=name, Name=name.capitalize(), code=code)
 
     def med(self) -> tuple[str, str, str]:
-        return self.rng.choice(_MEDS)
+        name, dose, form = self.rng.choice(_POOL.rows("medications"))
+        return name, dose, form
+
+    def sig(self, form: str) -> str:
+        return _fill(self.pick(_POOL("sigs")), {"form": form}, "pools:sigs")
 
     def med_line(self) -> str:
         name, dose, form = self.med()
-        sig = self.pick(_SIGS).format(form=form)
-        return self.pick(
-            (f"{name.capitalize()} {dose} {sig}", f"{name} {dose} - {sig}", f"{name.upper()} {dose} {sig}")
+        sig = self.sig(form)
+        return self.say(
+            _POOL, "medication_line", name=name, Name=name.capitalize(), NAME=name.upper(), dose=dose, sig=sig
         )
 
     def procedure(self) -> str:
-        return self.pick(_PROCEDURES)
+        return self.pick(_POOL("procedures"))
 
     def vitals(self) -> str:
-        r = self.rng
-        return self.pick(
-            (
-                f"BP {r.randint(100, 170)}/{r.randint(55, 100)}, HR {r.randint(55, 115)}, RR {r.randint(12, 24)}, "
-                f"T {r.choice(('36.8', '37.2', '98.6', '99.1', '100.4'))}, SpO2 {r.randint(89, 100)}%",
-                f"Temp {r.choice(('98.2', '98.9', '101.2'))} F  Pulse {r.randint(55, 115)}  Resp {r.randint(12, 24)}  "
-                f"BP {r.randint(100, 170)}/{r.randint(55, 100)}  O2 sat {r.randint(89, 100)}% on room air",
-            )
+        return self.say(
+            _POOL,
+            "vitals",
+            systolic=self.number(100, 170),
+            diastolic=self.number(55, 100),
+            pulse=self.number(55, 115),
+            respirations=self.number(12, 24),
+            temperature=lambda: self.pick(_POOL("temperatures")),
+            saturation=self.number(89, 100),
+            fahrenheit=lambda: self.pick(_POOL("fahrenheit")),
         )
 
     def facility(self) -> tuple[str, str]:
-        name = f"{self.pick(_PLACES)} {self.pick(_KINDS)}"
-        city, state = self.rng.choice(_CITIES)
-        address = f"{self.rng.randint(10, 9999)} {self.pick(_STREETS)}, {city}, {state} {self.rng.randint(10000, 99999)}"
+        name = f"{self.pick(_POOL('places'))} {self.pick(_POOL('facility_kinds'))}"
+        city, state = self.rng.choice(_POOL.rows("cities"))
+        street = f"{self.rng.randint(10, 9999)} {self.pick(_POOL('streets'))}"
+        address = f"{street}, {city}, {state} {self.rng.randint(10000, 99999)}"
         return name, address
 
     def phone(self) -> str:
@@ -292,6 +348,11 @@ def _row(*cells: str) -> Block:
     return Block("row", cells)
 
 
+def _fields(g: _Gen, texts: _Texts, *path: str) -> list[tuple[str, str]]:
+    """A mapping of labels to a fixed value or a list of alternatives, one drawn per label."""
+    return [(k, v if isinstance(v, str) else g.pick(v)) for k, v in texts.fields(*path)]
+
+
 def _sentences(g: _Gen, pool: Sequence[str], low: int, high: int) -> str:
     return " ".join(g.some(pool, low, high))
 
@@ -311,14 +372,10 @@ def _title_variant(g: _Gen, title: str) -> str:
 def _header(g: _Gen, doc_type: str, titled: bool) -> list[Block]:
     name, address = g.facility()
     blocks = [Block("letterhead", (name,))]
-    contact = g.pick(
-        (f"Phone {g.phone()}", f"Tel {g.phone()}  Fax {g.phone()}", f"P: {g.phone()} F: {g.phone()}")
-    )
+    contact = g.say(_POOL, "contact", phone=g.phone)
     blocks.append(Block("address", (g.pick((f"{address}   {contact}", address)),)))
     if g.chance(0.3):
-        blocks.append(
-            Block("address", (g.pick(("Department of ", "Division of ", "")) + g.pick(_SPECIALTIES),))
-        )
+        blocks.append(Block("address", (g.pick(_POOL("department")) + g.pick(_POOL("specialties")),)))
     title = _title_variant(g, _TITLE_MAKERS[doc_type](g)) if titled else None
     banner = _banner(g)
     if title and g.chance(0.8):
@@ -356,100 +413,35 @@ def _banner(g: _Gen) -> list[Block]:
 
 
 def _footer(g: _Gen) -> list[Block]:
-    options = [
-        f"Electronically signed by {g.doctor()} on {g.date(1)} {g.time()}",
-        f"Page 1 of {g.rng.randint(1, 3)}",
-        "CONFIDENTIAL: This document contains protected health information.",
-        f"Printed {g.date(2)} {g.time()} by {g.pick(_FIRST).lower()}{g.rng.randint(1, 99)}",
-        f"Dictated by: {g.doctor()}  Transcribed: {g.date(1)}",
-        "",
-    ]
+    options = g.filled(
+        _POOL,
+        "footer",
+        doctor=g.doctor,
+        next_day=lambda: g.date(1),
+        day_after=lambda: g.date(2),
+        time=g.time,
+        pages=g.number(1, 3),
+        user=lambda: f"{g.pick(_POOL('first_names')).lower()}{g.rng.randint(1, 99)}",
+    )
     return [Block("blank", ("",))] + [_p(t) for t in g.some(options, 0, 2) if t]
 
 
 # --------------------------------------------------------------------------- titles
 
 
-def _specialty_title(g: _Gen, words: Sequence[str]) -> str:
-    return f"{g.pick(_SPECIALTIES)} {g.pick(words)}"
-
-
-_TITLES: Final[dict[str, tuple[str, ...]]] = {
-    "face_sheet": (
-        "Face Sheet", "Patient Face Sheet", "Admission Face Sheet", "Registration Face Sheet", "Patient Registration",
-        "Registration Record", "Demographic Sheet", "Patient Demographics", "Admission Record",
-        "Patient Information Sheet", "Inpatient Face Sheet", "Facesheet", "Registration Form", "Patient Registration Form",
-    ),
-    "history_physical": (
-        "History and Physical", "History & Physical", "H&P", "Admission History and Physical", "Admission H&P",
-        "History and Physical Examination", "Initial History and Physical", "Preoperative History and Physical",
-        "Admission Note", "Hospital Admission Note", "Admitting History and Physical", "Pre-Op H&P",
-    ),
-    "progress_note": (
-        "Progress Note", "Daily Progress Note", "SOAP Note", "Hospitalist Progress Note", "Interval Note",
-        "Follow-up Visit", "Office Visit Note", "Clinic Note", "Physician Progress Note", "Subsequent Hospital Care",
-        "Outpatient Follow-Up Note", "Visit Note", "Progress Notes",
-    ),
-    "consult_note": (
-        "Consultation", "Consultation Note", "Consult Note", "Consultation Report", "Inpatient Consultation",
-        "New Patient Consultation", "Specialist Consultation", "Initial Consultation", "Consultation Summary",
-    ),
-    "discharge_summary": (
-        "Discharge Summary", "Hospital Discharge Summary", "Discharge Note", "Discharge Report",
-        "Inpatient Discharge Summary", "Discharge Summary - Final", "Physician Discharge Summary",
-        "Discharge/Transfer Summary", "Discharge Summary Report",
-    ),
-    "operative_report": (
-        "Operative Report", "Operative Note", "Procedure Note", "Op Note", "Operation Report", "Brief Operative Note",
-        "Surgical Report", "Procedure Report", "Operative Procedure Report", "Report of Operation", "Surgery Report",
-    ),
-    "lab_report": (
-        "Laboratory Report", "Lab Report", "Laboratory Results", "Lab Results", "Clinical Laboratory Report",
-        "Cumulative Lab Report", "Hematology Report", "Chemistry Report", "Test Results", "Final Laboratory Report",
-        "Laboratory Test Results",
-    ),
-    "radiology_report": (
-        "Radiology Report", "Imaging Report", "Diagnostic Imaging Report", "CT Report", "MRI Report",
-        "X-Ray Report", "Ultrasound Report", "Mammography Report", "Radiology Final Report", "Imaging Results",
-    ),
-    "referral": (
-        "Referral", "Referral Form", "Referral Letter", "Referral Request", "Letter of Referral", "Specialist Referral",
-        "Outpatient Referral", "Referral Authorization Form", "Patient Referral", "Provider Referral Form",
-    ),
-    "consent_form": (
-        "Informed Consent", "Consent Form", "Consent for Surgery", "Consent for Procedure", "Consent for Anesthesia",
-        "Consent for Blood Transfusion", "Authorization to Release Health Information", "Consent to Treatment",
-        "Informed Consent for Operation", "Procedure Consent", "Consent for Sedation", "General Consent for Treatment",
-    ),
-    "prescription": (
-        "Prescription", "Rx", "Prescription Order", "Medication Prescription", "New Prescription",
-        "Outpatient Prescription", "Prescription Form", "Controlled Substance Prescription",
-    ),
-    "insurance": (
-        "Insurance Verification", "Insurance Card", "Explanation of Benefits", "Eligibility Verification",
-        "Prior Authorization Request", "Insurance Information", "Claim Form", "Benefits Summary",
-        "Health Insurance Claim", "Coverage Verification", "Member ID Card", "Prior Authorization Determination",
-    ),
-    "other": (
-        "Fax Cover Sheet", "Appointment Reminder", "Correspondence", "Patient Letter", "Notice",
-        "Request for Records", "Fax Transmittal", "Patient Education", "Memo", "Office Notice", "Message",
-    ),
-}  # fmt: skip
-
-
 def _plain_title(doc_type: str) -> Callable[[_Gen], str]:
-    return lambda g: g.pick(_TITLES[doc_type])
+    return lambda g: g.pick(_words(doc_type, ("titles",)))
 
 
 _TITLE_MAKERS: Final[dict[str, Callable[[_Gen], str]]] = {t: _plain_title(t) for t in DOC_TYPES} | {
     "consult_note": lambda g: (
-        g.pick(_TITLES["consult_note"])
+        g.pick(_CONSULT("titles"))
         if g.chance(0.6)
-        else _specialty_title(g, ("Consultation", "Consult", "Consult Note"))
+        else f"{g.pick(_POOL('specialties'))} {g.pick(_CONSULT('specialty_titles'))}"
     ),
-    "lab_report": lambda g: g.pick(_TITLES["lab_report"]) if g.chance(0.7) else g.pick(_PANELS),
+    "lab_report": lambda g: g.pick(_LAB("titles")) if g.chance(0.7) else g.pick(_POOL("panels")),
     "radiology_report": lambda g: (
-        g.pick(_TITLES["radiology_report"]) if g.chance(0.7) else g.rng.choice(_EXAMS)[0].upper()
+        g.pick(_RADIOLOGY("titles")) if g.chance(0.7) else str(g.rng.choice(_POOL.rows("exams"))[0]).upper()
     ),
 }
 
@@ -460,40 +452,47 @@ _TITLE_MAKERS: Final[dict[str, Callable[[_Gen], str]]] = {t: _plain_title(t) for
 def _face_sheet_grid(g: _Gen) -> list[Block]:
     """Registration systems' printouts: a grid of abbreviated labels, two pairs a row."""
     last, first = g.patient
-    city, state = g.rng.choice(_CITIES)
+    city, state = g.rng.choice(_POOL.rows("cities"))
+
+    def label(key: str) -> str:
+        return g.pick(_FACE("grid", "labels", key))
+
+    def value(key: str) -> str:
+        return g.pick(_FACE("grid", "values", key))
+
     pairs = [
-        (g.pick(("PT NAME", "PATIENT", "NAME (LAST, FIRST)")), f"{last.upper()}, {first.upper()}"),
+        (label("name"), f"{last.upper()}, {first.upper()}"),
+        (label("address"), f"{g.rng.randint(10, 9999)} {g.pick(_POOL('streets')).upper()}"),
+        (label("city"), f"{city.upper()} {state} {g.rng.randint(10000, 99999)}"),
+        (label("phone"), g.phone()),
+        (label("sex"), g.sex),
+        (label("marital"), value("marital")),
+        (label("religion"), value("religion")),
+        (label("race"), value("race")),
+        (label("employer"), value("employer")),
+        (label("next_of_kin"), g.person().upper()),
+        (label("relation"), value("relation")),
+        (label("contact_phone"), g.phone()),
+        (label("guarantor"), g.pick((*_FACE("grid", "values", "guarantor"), g.person().upper()))),
+        (label("primary_insurance"), g.pick(_POOL("payers")).upper()),
+        (label("policy"), f"{g.rng.randint(10**7, 10**9)}"),
         (
-            g.pick(("ADDR", "HOME ADDRESS", "RESIDENCE")),
-            f"{g.rng.randint(10, 9999)} {g.pick(_STREETS).upper()}",
+            label("secondary_insurance"),
+            g.pick((*_FACE("grid", "values", "no_insurance"), *_POOL("payers"))).upper(),
         ),
-        (g.pick(("CITY/ST", "CITY STATE ZIP")), f"{city.upper()} {state} {g.rng.randint(10000, 99999)}"),
-        (g.pick(("HM PH", "TEL", "HOME TEL")), g.phone()),
-        (g.pick(("SEX", "GENDER")), g.sex),
-        (g.pick(("M/S", "MARITAL", "MAR STAT")), g.pick(("M", "S", "W", "D"))),
-        (g.pick(("REL", "RELIGION")), g.pick(("CATH", "PROT", "NONE", "UNK"))),
-        (g.pick(("RACE/ETH", "ETHNIC")), g.pick(("W/NH", "B/NH", "A/NH", "UNK"))),
-        (g.pick(("EMPLOYER", "EMPL", "OCCUPATION")), g.pick(("RETIRED", "SELF", "CITY TRANSIT", "NONE"))),
-        (g.pick(("NOK", "NEXT OF KIN", "CONTACT")), g.person().upper()),
-        (g.pick(("NOK REL", "RELATION", "RELATIONSHIP")), g.pick(("SPOUSE", "SON", "DTR", "FRIEND"))),
-        (g.pick(("NOK PH", "CONTACT PHONE")), g.phone()),
-        (g.pick(("GUAR", "GUARANTOR", "RESP PARTY")), g.pick(("SELF", g.person().upper()))),
-        (g.pick(("INS 1", "PRIMARY INS", "PRI PAYOR")), g.pick(_PAYERS).upper()),
-        (g.pick(("POL#", "POLICY", "ID#")), f"{g.rng.randint(10**7, 10**9)}"),
-        (g.pick(("INS 2", "SEC INS", "SEC PAYOR")), g.pick(("NONE", *_PAYERS)).upper()),
-        (g.pick(("ACCT#", "ACCOUNT", "FIN#", "ENC#")), str(g.rng.randint(10**6, 10**9))),
-        (g.pick(("ADM DT", "ADMIT", "REG DATE")), g.date()),
-        (g.pick(("ADM TYPE", "PT TYPE", "PATIENT CLASS")), g.pick(("INPT", "OBS", "ER", "OUTPT", "SDS"))),
-        (g.pick(("ADM SRC", "SOURCE")), g.pick(("ER", "PHYS REF", "TRANSFER", "HOME"))),
-        (g.pick(("RM/BED", "LOC", "UNIT/RM")), f"{g.rng.randint(2, 9)}W-{g.rng.randint(1, 40)}"),
-        (g.pick(("ATT DR", "ATTENDING", "ATT MD")), g.doctor().upper()),
-        (g.pick(("PCP", "FAMILY MD", "REF DR")), g.doctor().upper()),
-        (g.pick(("ADM DX", "REASON", "CC")), g.diagnosis().upper()),
+        (label("account"), str(g.rng.randint(10**6, 10**9))),
+        (label("admitted"), g.date()),
+        (label("patient_type"), value("patient_type")),
+        (label("source"), value("source")),
+        (label("bed"), f"{g.rng.randint(2, 9)}W-{g.rng.randint(1, 40)}"),
+        (label("attending"), g.doctor().upper()),
+        (label("pcp"), g.doctor().upper()),
+        (label("reason"), g.diagnosis().upper()),
     ]
     chosen = [pairs[0], *g.rng.sample(pairs[1:], g.rng.randint(10, len(pairs) - 1))]
     rows = [_row(a, b, c, d) for (a, b), (c, d) in zip(chosen[::2], chosen[1::2], strict=False)]
     if g.chance(0.5):
-        rows.insert(0, _h(g.pick(("PATIENT DATA", "REGISTRATION DATA", "ENCOUNTER INFORMATION", "ADT"))))
+        rows.insert(0, _h(g.pick(_FACE("grid", "headings"))))
     return rows
 
 
@@ -501,27 +500,22 @@ def _face_sheet(g: _Gen) -> list[Block]:
     if g.chance(0.35):
         return _face_sheet_grid(g)
     last, first = g.patient
-    city, state = g.rng.choice(_CITIES)
+    city, state = g.rng.choice(_POOL.rows("cities"))
     sections: list[list[Block]] = [
         [
-            _h(g.pick(("Patient Information", "Patient Demographics", "Demographics", "Patient"))),
+            _h(g.pick(_FACE("patient", "heading"))),
             _f("Name", f"{last}, {first}"),
-            _f("Address", f"{g.rng.randint(10, 9999)} {g.pick(_STREETS)}"),
+            _f("Address", f"{g.rng.randint(10, 9999)} {g.pick(_POOL('streets'))}"),
             _f("City/State/Zip", f"{city}, {state} {g.rng.randint(10000, 99999)}"),
-            _f(g.pick(("Home Phone", "Phone", "Primary Phone")), g.phone()),
+            _f(g.pick(_FACE("patient", "phone_label")), g.phone()),
             _f("Sex", g.sex),
-            _f("Marital Status", g.pick(("Single", "Married", "Widowed", "Divorced", "Separated"))),
+            _f("Marital Status", g.pick(_FACE("patient", "marital"))),
             *g.rng.sample(
                 [
-                    _f("Race", g.pick(("White", "Black", "Asian", "Other", "Declined"))),
-                    _f("Ethnicity", g.pick(("Hispanic", "Not Hispanic", "Unknown"))),
-                    _f(
-                        g.pick(("Language", "Preferred Language")),
-                        g.pick(("English", "Spanish", "Polish", "Tagalog")),
-                    ),
-                    _f(
-                        "Religion", g.pick(("Catholic", "Protestant", "None", "Jewish", "Muslim", "Declined"))
-                    ),
+                    _f("Race", g.pick(_FACE("patient", "race"))),
+                    _f("Ethnicity", g.pick(_FACE("patient", "ethnicity"))),
+                    _f(g.pick(_FACE("patient", "language_label")), g.pick(_FACE("patient", "language"))),
+                    _f("Religion", g.pick(_FACE("patient", "religion"))),
                     _f("SSN", f"XXX-XX-{g.rng.randint(1000, 9999)}"),
                     _f("Email", f"{first.lower()}.{last.lower()}@example.com"),
                 ],
@@ -529,51 +523,37 @@ def _face_sheet(g: _Gen) -> list[Block]:
             ),
         ],
         [
-            _h(
-                g.pick(
-                    (
-                        "Emergency Contact",
-                        "Next of Kin",
-                        "Contact Information",
-                        "Emergency Contact / Next of Kin",
-                    )
-                )
-            ),
+            _h(g.pick(_FACE("contact", "heading"))),
             _f("Name", g.person()),
-            _f(
-                "Relationship", g.pick(("Spouse", "Daughter", "Son", "Mother", "Friend", "Brother", "Sister"))
-            ),
+            _f("Relationship", g.pick(_FACE("contact", "relationship"))),
             _f("Phone", g.phone()),
         ],
         [
-            _h(g.pick(("Guarantor", "Guarantor Information", "Responsible Party"))),
-            _f("Guarantor", g.pick(("Self", g.person()))),
-            _f(
-                "Employer",
-                g.pick(("Retired", "Self-employed", "County Schools", "Unemployed", "Acme Logistics")),
-            ),
+            _h(g.pick(_FACE("guarantor", "heading"))),
+            _f("Guarantor", g.pick((*_FACE("guarantor", "self"), g.person()))),
+            _f("Employer", g.pick(_FACE("guarantor", "employer"))),
             _f("Guarantor Phone", g.phone()),
         ],
         [
-            _h(g.pick(("Insurance", "Insurance Information", "Coverage"))),
-            _f("Primary Insurance", g.pick(_PAYERS)),
+            _h(g.pick(_FACE("insurance", "heading"))),
+            _f("Primary Insurance", g.pick(_POOL("payers"))),
             _f("Policy #", f"{g.pick('ABCDWXYZ')}{g.rng.randint(10**7, 10**9)}"),
             _f("Group #", str(g.rng.randint(1000, 99999))),
-            _f("Secondary Insurance", g.pick(("None", *_PAYERS))),
+            _f("Secondary Insurance", g.pick((*_FACE("insurance", "none"), *_POOL("payers")))),
         ],
         [
-            _h(g.pick(("Admission Information", "Visit Information", "Encounter", "Account Information"))),
+            _h(g.pick(_FACE("visit", "heading"))),
+            _f(g.pick(_FACE("visit", "account_label")), str(g.rng.randint(10**6, 10**9))),
+            _f(g.pick(_FACE("visit", "admitted_label")), f"{g.date()} {g.time()}"),
+            _f("Admission Type", g.pick(_FACE("visit", "admission_type"))),
+            _f(g.pick(_FACE("visit", "attending_label")), g.doctor()),
+            _f(g.pick(_FACE("visit", "pcp_label")), g.doctor()),
             _f(
-                g.pick(("Account Number", "Account #", "Visit #", "Encounter #")),
-                str(g.rng.randint(10**6, 10**9)),
+                g.pick(_FACE("visit", "room_label")),
+                f"{g.rng.randint(2, 9)}{g.rng.randint(10, 60)}-{g.pick('AB')}",
             ),
-            _f(g.pick(("Admit Date", "Admission Date/Time", "Registration Date")), f"{g.date()} {g.time()}"),
-            _f("Admission Type", g.pick(("Emergency", "Elective", "Urgent", "Observation", "Outpatient"))),
-            _f(g.pick(("Attending Physician", "Admitting Physician")), g.doctor()),
-            _f(g.pick(("Primary Care Physician", "PCP")), g.doctor()),
-            _f(g.pick(("Room/Bed", "Unit")), f"{g.rng.randint(2, 9)}{g.rng.randint(10, 60)}-{g.pick('AB')}"),
-            _f(g.pick(("Admitting Diagnosis", "Reason for Visit", "Chief Complaint")), g.diagnosis()),
-            _f("Financial Class", g.pick(("Commercial", "Medicare", "Medicaid", "Self Pay"))),
+            _f(g.pick(_FACE("visit", "reason_label")), g.diagnosis()),
+            _f("Financial Class", g.pick(_FACE("visit", "financial_class"))),
         ],
     ]
     chosen = [sections[0], *g.rng.sample(sections[1:], g.rng.randint(2, 4))]
@@ -585,187 +565,58 @@ def _hp(g: _Gen) -> list[Block]:
     age = g.rng.randint(19, 95)
     dx = g.diagnosis()
     sections: list[tuple[str, list[Block]]] = [
-        (
-            "cc",
-            [
-                _h(g.pick(("Chief Complaint", "CC", "Reason for Admission"))),
-                _p(
-                    g.pick(
-                        (
-                            "Shortness of breath.",
-                            "Chest pain.",
-                            "Abdominal pain for 2 days.",
-                            "Fever and cough.",
-                            "Fall at home.",
-                            "Weakness.",
-                            "Leg swelling.",
-                            "Confusion.",
-                        )
-                    )
-                ),
-            ],
-        ),
+        ("cc", [_h(g.pick(_HP("cc", "heading"))), _p(g.pick(_HP("cc", "text")))]),
         (
             "hpi",
             [
-                _h(g.pick(("History of Present Illness", "HPI", "History of the Present Illness"))),
+                _h(g.pick(_HP("hpi", "heading"))),
                 _p(
-                    f"{g.pick(('The patient is a', 'This is a', 'Patient is a', 'A'))} {age}-year-old "
-                    f"{g.pick(('man', 'woman', 'male', 'female'))} with a history of {g.diagnosis()} who presents with "
-                    f"{g.pick(('worsening dyspnea', 'acute onset chest pressure', 'nausea and vomiting', 'productive cough', 'right lower quadrant pain'))} "
-                    f"for {g.rng.randint(1, 14)} days. "
-                    + _sentences(
-                        g,
-                        (
-                            "Symptoms began gradually and have progressively worsened.",
-                            "He denies fever or chills.",
-                            "She reports decreased oral intake.",
-                            "In the emergency department the patient was given IV fluids.",
-                            "Initial labs were notable for leukocytosis.",
-                            "No recent travel or sick contacts.",
-                            "The patient was admitted for further evaluation and management.",
-                        ),
-                        1,
-                        4,
-                    )
+                    f"{g.pick(_HP('hpi', 'opener'))} {age}-year-old "
+                    f"{g.pick(_HP('hpi', 'sex'))} with a history of {g.diagnosis()} who presents with "
+                    f"{g.pick(_HP('hpi', 'complaint'))} "
+                    f"for {g.rng.randint(1, 14)} days. " + _sentences(g, _HP("hpi", "more"), 1, 4)
                 ),
             ],
         ),
         (
             "pmh",
             [
-                _h(g.pick(("Past Medical History", "PMH", "Medical History"))),
+                _h(g.pick(_HP("pmh", "heading"))),
                 _p(", ".join(g.diagnosis() for _ in range(g.rng.randint(1, 4)))),
             ],
         ),
         (
             "psh",
             [
-                _h(g.pick(("Past Surgical History", "PSH", "Surgical History"))),
+                _h(g.pick(_HP("psh", "heading"))),
                 _p(
-                    g.pick(
-                        (
-                            "None.",
-                            f"{g.procedure().capitalize()} in {g.rng.randint(1980, 2020)}.",
-                            "Appendectomy, tonsillectomy.",
-                        )
+                    g.say(
+                        _HP,
+                        "psh",
+                        "text",
+                        procedure=g.procedure().capitalize(),
+                        year=str(g.rng.randint(1980, 2020)),
                     )
                 ),
             ],
         ),
         (
             "meds",
-            [
-                _h(
-                    g.pick(
-                        (
-                            "Medications",
-                            "Home Medications",
-                            "Current Medications",
-                            "Medications Prior to Admission",
-                        )
-                    )
-                ),
-                *[_p(g.med_line()) for _ in range(g.rng.randint(1, 5))],
-            ],
+            [_h(g.pick(_HP("meds", "heading"))), *[_p(g.med_line()) for _ in range(g.rng.randint(1, 5))]],
         ),
-        (
-            "allergies",
-            [
-                _h("Allergies"),
-                _p(g.pick(("NKDA", "No known drug allergies.", "Penicillin (rash)", "Sulfa - hives"))),
-            ],
-        ),
-        (
-            "fh",
-            [
-                _h(g.pick(("Family History", "FH"))),
-                _p(
-                    g.pick(
-                        (
-                            "Father with coronary artery disease.",
-                            "Mother with diabetes and breast cancer.",
-                            "Noncontributory.",
-                            "No family history of colon cancer.",
-                        )
-                    )
-                ),
-            ],
-        ),
-        (
-            "sh",
-            [
-                _h(g.pick(("Social History", "SH"))),
-                _p(
-                    g.pick(
-                        (
-                            "Former smoker, quit 10 years ago. Occasional alcohol.",
-                            "Lives with spouse. Denies tobacco, alcohol or drug use.",
-                            "Retired teacher. Never smoker.",
-                            "Smokes 1 pack per day. Drinks 2 beers daily.",
-                        )
-                    )
-                ),
-            ],
-        ),
-        (
-            "ros",
-            [
-                _h(g.pick(("Review of Systems", "ROS"))),
-                _p(
-                    g.pick(
-                        (
-                            "A complete 12-point review of systems was negative except as noted in the HPI.",
-                            "Constitutional: positive for fatigue. Respiratory: positive for cough. Cardiovascular: negative. GI: negative.",
-                            "Negative for headache, vision change, chest pain, dysuria or rash.",
-                        )
-                    )
-                ),
-            ],
-        ),
+        ("allergies", [_h("Allergies"), _p(g.pick(_HP("allergies")))]),
+        ("fh", [_h(g.pick(_HP("fh", "heading"))), _p(g.pick(_HP("fh", "text")))]),
+        ("sh", [_h(g.pick(_HP("sh", "heading"))), _p(g.pick(_HP("sh", "text")))]),
+        ("ros", [_h(g.pick(_HP("ros", "heading"))), _p(g.pick(_HP("ros", "text")))]),
         (
             "exam",
             [
-                _h(g.pick(("Physical Examination", "Physical Exam", "Exam", "PE"))),
-                _f(g.pick(("Vitals", "Vital Signs", "VS")), g.vitals()),
+                _h(g.pick(_HP("exam", "heading"))),
+                _f(g.pick(_HP("exam", "vitals_label")), g.vitals()),
                 *[
                     _f(k, v)
                     for k, v in g.rng.sample(
-                        [
-                            (
-                                "General",
-                                g.pick(
-                                    (
-                                        "Alert, oriented, in no acute distress.",
-                                        "Ill-appearing, mildly diaphoretic.",
-                                    )
-                                ),
-                            ),
-                            ("HEENT", "Normocephalic, atraumatic. Mucous membranes moist."),
-                            ("Neck", "Supple, no JVD."),
-                            (
-                                "Lungs",
-                                g.pick(("Clear to auscultation bilaterally.", "Crackles at the right base.")),
-                            ),
-                            (
-                                "Heart",
-                                g.pick(
-                                    ("Regular rate and rhythm, no murmurs.", "Irregularly irregular rhythm.")
-                                ),
-                            ),
-                            (
-                                "Abdomen",
-                                g.pick(
-                                    (
-                                        "Soft, nontender, nondistended.",
-                                        "Tender in the right lower quadrant with guarding.",
-                                    )
-                                ),
-                            ),
-                            ("Extremities", g.pick(("No edema.", "2+ pitting edema bilaterally."))),
-                            ("Neuro", "Cranial nerves II-XII intact, strength 5/5 throughout."),
-                            ("Skin", "Warm and dry, no rashes."),
-                        ],
+                        _fields(g, _HP, "exam", "systems"),
                         g.rng.randint(3, 8),
                     )
                 ],
@@ -774,114 +625,65 @@ def _hp(g: _Gen) -> list[Block]:
         (
             "data",
             [
-                _h(g.pick(("Laboratory Data", "Labs", "Data", "Diagnostic Data"))),
+                _h(g.pick(_HP("data", "heading"))),
                 _p(
-                    f"WBC {g.rng.randint(4, 19)}.{g.rng.randint(0, 9)}, hemoglobin {g.rng.randint(8, 16)}.{g.rng.randint(0, 9)}, "
-                    f"creatinine {g.rng.randint(0, 3)}.{g.rng.randint(1, 9)}. {g.pick(('Chest x-ray shows no infiltrate.', 'ECG: sinus rhythm.', 'CT pending.'))}"
+                    f"WBC {g.rng.randint(4, 19)}.{g.rng.randint(0, 9)}, "
+                    f"hemoglobin {g.rng.randint(8, 16)}.{g.rng.randint(0, 9)}, "
+                    f"creatinine {g.rng.randint(0, 3)}.{g.rng.randint(1, 9)}. "
+                    f"{g.pick(_HP('data', 'studies'))}"
                 ),
             ],
         ),
         (
             "ap",
             [
-                _h(g.pick(("Assessment and Plan", "Assessment/Plan", "A/P", "Impression and Plan"))),
-                _p(
-                    f"{age}-year-old with {dx}. "
-                    + _sentences(
-                        g,
-                        (
-                            "Admit to medicine.",
-                            "Start IV antibiotics.",
-                            "Telemetry monitoring.",
-                            "Serial troponins.",
-                            "DVT prophylaxis with heparin.",
-                            "Consult cardiology.",
-                            "Continue home medications except as noted.",
-                            "Diet as tolerated.",
-                            "Physical therapy evaluation.",
-                            "Will reassess in the morning.",
-                        ),
-                        2,
-                        5,
-                    )
-                ),
+                _h(g.pick(_HP("ap", "heading"))),
+                _p(f"{age}-year-old with {dx}. " + _sentences(g, _HP("ap", "plan"), 2, 5)),
             ],
         ),
     ]
     keep = {"hpi", "ap"} | set(g.some([k for k, _ in sections], 4, 10))
     body = [b for key, blocks in sections if key in keep for b in blocks]
     if g.chance(0.3):
-        body.insert(g.rng.randint(0, len(body)), _p(g.pick(_CLINICAL_FILLER)))
+        body.insert(g.rng.randint(0, len(body)), _p(g.pick(_POOL("clinical_filler"))))
     return body
 
 
 def _progress(g: _Gen) -> list[Block]:
     dx = g.diagnosis()
     soap = g.chance(0.5)
-    subj = g.pick((
-        "Patient feels better today.", "No acute events overnight.", "Reports improved breathing, slept well.",
-        "Complains of mild incisional pain, tolerating diet.", "Still having some nausea, no vomiting.",
-        "Here for follow-up of blood pressure; doing well on current medication.",
-        "Returns for recheck of diabetes; checking sugars twice daily.", "Pain is 3/10, ambulating in the hallway.",
-    ))  # fmt: skip
-    obj = f"{g.vitals()}. " + g.pick(
-        (
-            "Lungs clear.",
-            "Incision clean, dry and intact.",
-            "Abdomen soft.",
-            "No edema.",
-            "Alert and oriented x3.",
-        )
-    )
-    assess = f"{dx}, {g.pick(('improving', 'stable', 'slowly improving', 'unchanged', 'resolving', 'well controlled'))}."
-    plan = _sentences(g, (
-        "Continue current antibiotics.", "Advance diet as tolerated.", "Increase lisinopril to 20 mg daily.",
-        "Recheck BMP in the morning.", "Wean oxygen.", "Ambulate with physical therapy.", "Likely discharge tomorrow.",
-        "Return to clinic in 3 months.", "Continue current regimen.", "Follow up labs next visit.", "Diuresis with IV furosemide.",
-    ), 2, 4)  # fmt: skip
+    subj = g.pick(_PROGRESS("subjective"))
+    obj = f"{g.vitals()}. " + g.pick(_PROGRESS("objective"))
+    assess = f"{dx}, {g.pick(_PROGRESS('course'))}."
+    plan = _sentences(g, _PROGRESS("plan"), 2, 4)
     if soap:
         body = [
-            _p(f"{g.pick(('S:', 'Subjective:', 'S -', 'SUBJECTIVE'))} {subj}"),
-            _p(f"{g.pick(('O:', 'Objective:', 'O -', 'OBJECTIVE'))} {obj}"),
-            _p(f"{g.pick(('A:', 'Assessment:', 'A -', 'ASSESSMENT'))} {assess}"),
-            _p(f"{g.pick(('P:', 'Plan:', 'P -', 'PLAN'))} {plan}"),
+            _p(f"{g.pick(_PROGRESS('soap', 's'))} {subj}"),
+            _p(f"{g.pick(_PROGRESS('soap', 'o'))} {obj}"),
+            _p(f"{g.pick(_PROGRESS('soap', 'a'))} {assess}"),
+            _p(f"{g.pick(_PROGRESS('soap', 'p'))} {plan}"),
         ]
     else:
         body = [
-            _h(g.pick(("Interval History", "Subjective", "Events", "Overnight Events", "History"))),
-            _p(
-                subj
-                + " "
-                + _sentences(
-                    g,
-                    (
-                        "Tolerating diet.",
-                        "Afebrile overnight.",
-                        "Denies chest pain.",
-                        "Family at bedside.",
-                        "Voiding without difficulty.",
-                    ),
-                    0,
-                    2,
-                )
-            ),
-            _h(g.pick(("Objective", "Exam", "Physical Exam", "Vitals and Exam"))),
+            _h(g.pick(_PROGRESS("headings", "subjective"))),
+            _p(subj + " " + _sentences(g, _PROGRESS("interval"), 0, 2)),
+            _h(g.pick(_PROGRESS("headings", "objective"))),
             _p(obj),
-            _h(g.pick(("Assessment and Plan", "Assessment / Plan", "Impression and Plan", "Plan"))),
+            _h(g.pick(_PROGRESS("headings", "plan"))),
             _p(f"{assess} {plan}"),
         ]
     if g.chance(0.5):
         body.insert(
             0,
             _f(
-                g.pick(("Date of Service", "Visit Date", "Hospital Day", "Post-op Day")),
+                g.pick(_PROGRESS("date_label")),
                 g.pick((g.date(), f"#{g.rng.randint(1, 9)}", g.date())),
             ),
         )
     if g.chance(0.4):
-        body.insert(g.rng.randint(1, len(body)), _f(g.pick(("Current Medications", "Meds")), g.med_line()))
+        body.insert(g.rng.randint(1, len(body)), _f(g.pick(_PROGRESS("medications_label")), g.med_line()))
     if g.chance(0.4):
-        body.append(_p(g.pick(_CLINICAL_FILLER)))
+        body.append(_p(g.pick(_POOL("clinical_filler"))))
     if g.chance(0.3):
         body.append(_p(f"Time spent: {g.rng.randint(15, 45)} minutes, more than half in counseling."))
     return body
@@ -889,81 +691,26 @@ def _progress(g: _Gen) -> list[Block]:
 
 def _consult(g: _Gen) -> list[Block]:
     requester = g.doctor()
-    specialty = g.pick(_SPECIALTIES)
+    specialty = g.pick(_POOL("specialties"))
     dx = g.diagnosis()
     sections: list[tuple[str, list[Block]]] = [
         (
             "who",
             [
-                _f(
-                    g.pick(
-                        (
-                            "Requesting Physician",
-                            "Requested by",
-                            "Referring Physician",
-                            "Consult requested by",
-                        )
-                    ),
-                    requester,
-                ),
-                _f(g.pick(("Consultant", "Consulting Service", "Service")), f"{specialty}"),
+                _f(g.pick(_CONSULT("who", "requester_label")), requester),
+                _f(g.pick(_CONSULT("who", "consultant_label")), f"{specialty}"),
             ],
         ),
-        (
-            "why",
-            [
-                _h(g.pick(("Reason for Consultation", "Reason for Consult", "Consult Question"))),
-                _p(
-                    g.pick(
-                        (
-                            f"Evaluation of {dx}.",
-                            f"Please evaluate for {dx}.",
-                            f"Management recommendations for {dx}.",
-                            f"Asked to see the patient regarding {dx}.",
-                        )
-                    )
-                ),
-            ],
-        ),
+        ("why", [_h(g.pick(_CONSULT("why", "heading"))), _p(g.say(_CONSULT, "why", "text", dx=dx))]),
         (
             "intro",
-            [
-                _p(
-                    g.pick(
-                        (
-                            f"I was asked by {requester} to evaluate this patient for {dx}.",
-                            f"Thank you for asking us to see this {g.rng.randint(20, 90)}-year-old regarding {dx}.",
-                            f"We were consulted by the primary team for {dx}.",
-                            f"Thank you for the opportunity to participate in the care of this patient with {dx}.",
-                        )
-                    )
-                )
-            ],
+            [_p(g.say(_CONSULT, "intro", requester=requester, dx=dx, age=g.number(20, 90)))],
         ),
-        (
-            "hpi",
-            [
-                _h(g.pick(("History of Present Illness", "HPI", "History"))),
-                _p(
-                    _sentences(
-                        g,
-                        (
-                            "The patient was admitted two days ago with worsening symptoms.",
-                            "Outside records were reviewed in detail.",
-                            "Prior workup has been unrevealing.",
-                            "There is no prior history of similar episodes.",
-                            "Symptoms are worse with exertion.",
-                        ),
-                        1,
-                        3,
-                    )
-                ),
-            ],
-        ),
+        ("hpi", [_h(g.pick(_CONSULT("hpi", "heading"))), _p(_sentences(g, _CONSULT("hpi", "text"), 1, 3))]),
         (
             "pmh",
             [
-                _h(g.pick(("Past Medical History", "PMH"))),
+                _h(g.pick(_CONSULT("pmh", "heading"))),
                 _p(", ".join(g.diagnosis() for _ in range(g.rng.randint(1, 3)))),
             ],
         ),
@@ -971,73 +718,23 @@ def _consult(g: _Gen) -> list[Block]:
         (
             "exam",
             [
-                _h(g.pick(("Examination", "Physical Exam"))),
-                _p(g.vitals() + ". " + g.pick(("No distress.", "Pleasant, conversant."))),
+                _h(g.pick(_CONSULT("exam", "heading"))),
+                _p(g.vitals() + ". " + g.pick(_CONSULT("exam", "text"))),
             ],
         ),
-        (
-            "data",
-            [
-                _h(g.pick(("Data Reviewed", "Pertinent Results", "Studies"))),
-                _p(
-                    g.pick(
-                        (
-                            "Echocardiogram and ECG personally reviewed.",
-                            "Creatinine trend reviewed: 1.1 to 2.3.",
-                            "Imaging reviewed with radiology.",
-                        )
-                    )
-                ),
-            ],
-        ),
-        (
-            "imp",
-            [
-                _h(g.pick(("Impression", "Assessment", "Impression and Recommendations"))),
-                _p(f"{dx.capitalize()}."),
-            ],
-        ),
+        ("data", [_h(g.pick(_CONSULT("data", "heading"))), _p(g.pick(_CONSULT("data", "text")))]),
+        ("imp", [_h(g.pick(_CONSULT("impression", "heading"))), _p(f"{dx.capitalize()}.")]),
         (
             "rec",
             [
-                _h(g.pick(("Recommendations", "Recommendations:", "Plan / Recommendations", "Suggestions"))),
+                _h(g.pick(_CONSULT("recommendations", "heading"))),
                 *[
                     _p(f"{i}. {r}")
-                    for i, r in enumerate(
-                        g.some(
-                            (
-                                "Recommend starting apixaban 5 mg twice daily.",
-                                "Agree with current antibiotics.",
-                                "Recommend renal ultrasound and urine studies.",
-                                "Suggest holding lisinopril.",
-                                "Would obtain MRI of the lumbar spine.",
-                                "Recommend outpatient follow-up in our clinic in 2 weeks.",
-                                "No surgical intervention indicated at this time.",
-                                "Would check iron studies and B12.",
-                            ),
-                            2,
-                            4,
-                        ),
-                        start=1,
-                    )
+                    for i, r in enumerate(g.some(_CONSULT("recommendations", "text"), 2, 4), start=1)
                 ],
             ],
         ),
-        (
-            "close",
-            [
-                _p(
-                    g.pick(
-                        (
-                            "Thank you for this consult. We will follow along with you.",
-                            "We will continue to follow. Please call with questions.",
-                            "Thank you for involving us in this patient's care. Will sign off; please re-consult as needed.",
-                            "Discussed with the primary team.",
-                        )
-                    )
-                )
-            ],
-        ),
+        ("close", [_p(g.pick(_CONSULT("closing")))]),
     ]
     keep = {"why", "rec"} | set(g.some([k for k, _ in sections], 4, 10))
     return [b for key, blocks in sections if key in keep for b in blocks]
@@ -1048,71 +745,27 @@ def _discharge_for_patient(g: _Gen) -> list[Block]:
     stay = g.rng.randint(1, 10)
     name, dose, form = g.med()
     body = [
-        _f(g.pick(("Admitted", "Hospital admission", "You came in on")), g.date()),
-        _f(g.pick(("Discharged", "Left the hospital", "Discharge date")), g.date(stay)),
-        _h(g.pick(("Reason for your hospital stay", "You were treated for", "Your diagnosis"))),
+        _f(g.pick(_DISCHARGE("patient", "admitted_label")), g.date()),
+        _f(g.pick(_DISCHARGE("patient", "discharged_label")), g.date(stay)),
+        _h(g.pick(_DISCHARGE("patient", "reason_heading"))),
         _p(g.diagnosis().capitalize() + "."),
-        _h(g.pick(("What we did", "Summary of your stay", "During your stay"))),
-        _p(
-            _sentences(
-                g,
-                (
-                    "You received antibiotics through an IV.",
-                    "Your heart rhythm was monitored.",
-                    "You had an operation and recovered well.",
-                    "Your kidney function improved with fluids.",
-                    "You were seen by the physical therapist.",
-                    "Your oxygen level returned to normal.",
-                ),
-                1,
-                3,
-            )
-        ),
-        _h(
-            g.pick(
-                (
-                    "Your medicines",
-                    "Medication changes",
-                    "Medicines to take at home",
-                    "Your home medication list",
-                )
-            )
-        ),
-        _p(f"NEW: {name} {dose}, {g.pick(_SIGS).format(form=form)}"),
+        _h(g.pick(_DISCHARGE("patient", "stay_heading"))),
+        _p(_sentences(g, _DISCHARGE("patient", "stay"), 1, 3)),
+        _h(g.pick(_DISCHARGE("patient", "medicines_heading"))),
+        _p(f"NEW: {name} {dose}, {g.sig(form)}"),
         *[
-            _p(f"{g.pick(('CONTINUE', 'CHANGED', 'STOP'))}: {g.med_line()}")
+            _p(f"{g.pick(_DISCHARGE('patient', 'medicine_change'))}: {g.med_line()}")
             for _ in range(g.rng.randint(1, 4))
         ],
-        _h(g.pick(("Follow-up appointments", "Your next appointments", "Who to see next"))),
+        _h(g.pick(_DISCHARGE("patient", "follow_up_heading"))),
         _p(f"{g.doctor()} on {g.date(stay + 7)} at {g.time()}"),
-        _h(g.pick(("When to call your doctor", "Call 911 or return if", "Warning signs"))),
-        _p(
-            _sentences(
-                g,
-                (
-                    "Fever over 101 F.",
-                    "Chest pain or trouble breathing.",
-                    "Redness or drainage at the wound.",
-                    "Weight gain of more than 3 pounds in a day.",
-                    "Vomiting that does not stop.",
-                ),
-                2,
-                4,
-            )
-        ),
-        _f(
-            g.pick(("Diet", "What to eat")),
-            g.pick(("Heart healthy, low salt", "Regular", "Diabetic", "Soft foods for a week")),
-        ),
-        _f(
-            g.pick(("Activity", "Activity level")),
-            g.pick(("As tolerated", "No lifting over 10 pounds", "Walk daily")),
-        ),
+        _h(g.pick(_DISCHARGE("patient", "warning_heading"))),
+        _p(_sentences(g, _DISCHARGE("patient", "warning"), 2, 4)),
+        _f(g.pick(_DISCHARGE("patient", "diet_label")), g.pick(_DISCHARGE("patient", "diet"))),
+        _f(g.pick(_DISCHARGE("patient", "activity_label")), g.pick(_DISCHARGE("patient", "activity"))),
     ]
     if g.chance(0.5):
-        body.append(
-            _p("I have received and understand these discharge instructions. Patient signature: __________")
-        )
+        body.append(_p(_DISCHARGE.text("patient", "signature")))
     return body
 
 
@@ -1124,112 +777,51 @@ def _discharge(g: _Gen) -> list[Block]:
         (
             "dates",
             [
-                _f(g.pick(("Admission Date", "Date of Admission", "Admitted")), g.date()),
-                _f(g.pick(("Discharge Date", "Date of Discharge", "Discharged")), g.date(stay)),
+                _f(g.pick(_DISCHARGE("dates", "admitted_label")), g.date()),
+                _f(g.pick(_DISCHARGE("dates", "discharged_label")), g.date(stay)),
             ],
         ),
         ("los", [_f("Length of Stay", f"{stay} days")]),
-        (
-            "admdx",
-            [
-                _f(
-                    g.pick(("Admitting Diagnosis", "Admission Diagnosis", "Reason for Admission")),
-                    g.diagnosis(),
-                )
-            ],
-        ),
+        ("admdx", [_f(g.pick(_DISCHARGE("admission_diagnosis_label")), g.diagnosis())]),
         (
             "dcdx",
             [
-                _h(
-                    g.pick(
-                        (
-                            "Discharge Diagnoses",
-                            "Discharge Diagnosis",
-                            "Final Diagnoses",
-                            "Principal Diagnosis",
-                        )
-                    )
-                ),
+                _h(g.pick(_DISCHARGE("discharge_diagnoses_heading"))),
                 *[_p(f"{i}. {g.diagnosis()}") for i in range(1, g.rng.randint(2, 5))],
             ],
         ),
         (
             "procs",
             [
-                _h(g.pick(("Procedures", "Procedures Performed This Admission", "Procedures During Stay"))),
+                _h(g.pick(_DISCHARGE("procs", "heading"))),
                 _p(
-                    g.pick(
-                        (
-                            g.procedure().capitalize(),
-                            "None.",
-                            f"{g.procedure().capitalize()} on hospital day 2.",
-                        )
+                    g.say(
+                        _DISCHARGE,
+                        "procs",
+                        "text",
+                        procedure=lambda: g.procedure().capitalize(),
+                        other_procedure=lambda: g.procedure().capitalize(),
                     )
                 ),
             ],
         ),
-        ("consults", [_h("Consultations"), _p(", ".join(g.some(_SPECIALTIES, 1, 3)))]),
+        ("consults", [_h("Consultations"), _p(", ".join(g.some(_POOL("specialties"), 1, 3)))]),
         (
             "course",
             [
-                _h(
-                    g.pick(
-                        ("Hospital Course", "Brief Hospital Course", "Summary of Hospital Course", "Course")
-                    )
-                ),
-                _p(
-                    _sentences(
-                        g,
-                        (
-                            "The patient was admitted to the medical floor and started on IV antibiotics.",
-                            "Symptoms improved steadily over the following days.",
-                            "Diet was advanced without difficulty.",
-                            "Blood cultures remained negative.",
-                            "The patient was transitioned to oral medications.",
-                            "Physical therapy evaluated and recommended home with outpatient therapy.",
-                            "Renal function returned to baseline with IV fluids.",
-                            "Pain was controlled on oral agents.",
-                            "The patient remained hemodynamically stable throughout the stay.",
-                        ),
-                        2,
-                        6,
-                    )
-                ),
+                _h(g.pick(_DISCHARGE("course", "heading"))),
+                _p(_sentences(g, _DISCHARGE("course", "text"), 2, 6)),
             ],
         ),
-        (
-            "cond",
-            [
-                _f(
-                    g.pick(("Condition at Discharge", "Discharge Condition", "Condition on Discharge")),
-                    g.pick(("Stable", "Good", "Fair", "Improved")),
-                )
-            ],
-        ),
+        ("cond", [_f(g.pick(_DISCHARGE("condition", "label")), g.pick(_DISCHARGE("condition", "value")))]),
         (
             "dispo",
-            [
-                _f(
-                    g.pick(("Disposition", "Discharge Disposition", "Discharged To")),
-                    g.pick(
-                        (
-                            "Home",
-                            "Home with home health",
-                            "Skilled nursing facility",
-                            "Rehab facility",
-                            "Home with family",
-                        )
-                    ),
-                )
-            ],
+            [_f(g.pick(_DISCHARGE("disposition", "label")), g.pick(_DISCHARGE("disposition", "value")))],
         ),
         (
             "meds",
             [
-                _h(
-                    g.pick(("Discharge Medications", "Medications at Discharge", "Discharge Medication List"))
-                ),
+                _h(g.pick(_DISCHARGE("medications_heading"))),
                 *[_p(g.med_line()) for _ in range(g.rng.randint(2, 6))],
                 *([_p(f"STOP taking {g.med()[0]}.")] if g.chance(0.4) else []),
             ],
@@ -1237,41 +829,26 @@ def _discharge(g: _Gen) -> list[Block]:
         (
             "instr",
             [
-                _h(g.pick(("Discharge Instructions", "Patient Instructions", "Instructions"))),
-                _p(
-                    _sentences(
-                        g,
-                        (
-                            "Diet: low sodium.",
-                            "Activity as tolerated.",
-                            "No driving for 2 weeks.",
-                            "Call your doctor for fever over 101 F.",
-                            "Keep the incision clean and dry.",
-                            "Weigh yourself daily.",
-                            "Return to the emergency department for chest pain.",
-                        ),
-                        2,
-                        4,
-                    )
-                ),
+                _h(g.pick(_DISCHARGE("instructions", "heading"))),
+                _p(_sentences(g, _DISCHARGE("instructions", "text"), 2, 4)),
             ],
         ),
         (
             "fu",
             [
-                _h(g.pick(("Follow-up", "Follow Up Appointments", "Follow-up Care"))),
+                _h(g.pick(_DISCHARGE("fu", "heading"))),
                 _p(
-                    g.pick(
-                        (
-                            f"Primary care in 1 week with {g.doctor()}.",
-                            f"{g.pick(_SPECIALTIES)} clinic in 2 weeks.",
-                            "Follow up with surgery in 10 days for wound check.",
-                        )
+                    g.say(
+                        _DISCHARGE,
+                        "fu",
+                        "text",
+                        doctor=g.doctor,
+                        specialty=lambda: g.pick(_POOL("specialties")),
                     )
                 ),
             ],
         ),
-        ("pending", [_f("Pending Results", g.pick(("None", "Final blood cultures", "Pathology")))]),
+        ("pending", [_f("Pending Results", g.pick(_DISCHARGE("pending")))]),
     ]
     keep = {"course"} | set(g.some([k for k, _ in sections], 5, 12))
     return [b for key, blocks in sections if key in keep for b in blocks]
@@ -1281,142 +858,62 @@ def _operative(g: _Gen) -> list[Block]:
     proc = g.procedure()
     dx = g.diagnosis()
     fields = [
-        _f(g.pick(("Date of Surgery", "Date of Procedure", "Procedure Date", "Date of Operation")), g.date()),
-        _f(g.pick(("Surgeon", "Primary Surgeon", "Attending Surgeon", "Operator")), g.doctor()),
-        _f(g.pick(("Assistant", "Assistant(s)", "First Assistant")), g.pick(("None", g.doctor()))),
+        _f(g.pick(_OPERATIVE("fields", "date")), g.date()),
+        _f(g.pick(_OPERATIVE("fields", "surgeon")), g.doctor()),
         _f(
-            g.pick(("Preoperative Diagnosis", "Pre-op Diagnosis", "Pre-operative Diagnosis", "Indication")),
-            dx,
+            g.pick(_OPERATIVE("fields", "assistant")),
+            g.pick((*_OPERATIVE("values", "no_assistant"), g.doctor())),
         ),
+        _f(g.pick(_OPERATIVE("fields", "preoperative_diagnosis")), dx),
         _f(
-            g.pick(("Postoperative Diagnosis", "Post-op Diagnosis", "Post-operative Diagnosis")),
-            g.pick(("Same", dx)),
+            g.pick(_OPERATIVE("fields", "postoperative_diagnosis")),
+            g.pick((*_OPERATIVE("values", "same"), dx)),
         ),
-        _f(
-            g.pick(
-                ("Procedure", "Procedure Performed", "Procedures", "Operation Performed", "Name of Operation")
-            ),
-            proc,
-        ),
-        _f(
-            g.pick(("Anesthesia", "Type of Anesthesia")),
-            g.pick(("General endotracheal", "Spinal", "MAC with local", "General LMA", "Local")),
-        ),
-        _f(
-            g.pick(("Estimated Blood Loss", "EBL", "Blood Loss")),
-            g.pick(("Minimal", "10 mL", "25 mL", "150 mL", "<5 mL")),
-        ),
+        _f(g.pick(_OPERATIVE("fields", "procedure")), proc),
+        _f(g.pick(_OPERATIVE("fields", "anesthesia")), g.pick(_OPERATIVE("values", "anesthesia"))),
+        _f(g.pick(_OPERATIVE("fields", "blood_loss")), g.pick(_OPERATIVE("values", "blood_loss"))),
         _f("Fluids", f"{g.rng.randint(4, 20)}00 mL crystalloid"),
-        _f(
-            g.pick(("Specimens", "Specimen", "Specimens Removed")),
-            g.pick(("None", "Appendix to pathology", "Gallbladder", "Polyp x2")),
-        ),
-        _f("Drains", g.pick(("None", "JP drain x1", "Foley catheter"))),
-        _f(
-            g.pick(("Complications", "Intraoperative Complications")),
-            g.pick(("None", "None apparent", "None.")),
-        ),
-        _f(
-            g.pick(("Implants", "Hardware")),
-            g.pick(("None", "Volar locking plate", "Mesh", "Cemented prosthesis")),
-        ),
+        _f(g.pick(_OPERATIVE("fields", "specimens")), g.pick(_OPERATIVE("values", "specimens"))),
+        _f("Drains", g.pick(_OPERATIVE("values", "drains"))),
+        _f(g.pick(_OPERATIVE("fields", "complications")), g.pick(_OPERATIVE("values", "complications"))),
+        _f(g.pick(_OPERATIVE("fields", "implants")), g.pick(_OPERATIVE("values", "implants"))),
     ]
     body = g.rng.sample(fields, g.rng.randint(5, len(fields)))
     if g.chance(0.6):
-        body.append(_h(g.pick(("Indications", "Indications for Procedure"))))
-        body.append(
-            _p(
-                f"The patient presented with {dx}. Risks and benefits were discussed and consent was obtained."
-            )
-        )
+        body.append(_h(g.pick(_OPERATIVE("indications_heading"))))
+        body.append(_p(g.write(_OPERATIVE, "indication", dx=dx)))
     if g.chance(0.5):
         body.append(_h("Findings"))
-        body.append(
-            _p(
-                g.pick(
-                    (
-                        "Inflamed, non-perforated appendix.",
-                        "Distended gallbladder with stones.",
-                        "Comminuted fracture, reduced anatomically.",
-                        "Two sessile polyps in the sigmoid colon.",
-                        "Indirect hernia sac with normal contents.",
-                    )
-                )
-            )
-        )
-    body.append(
-        _h(
-            g.pick(
-                (
-                    "Description of Procedure",
-                    "Procedure in Detail",
-                    "Operative Technique",
-                    "Details of Procedure",
-                    "Description of the Operation",
-                )
-            )
-        )
-    )
-    body.append(_p(_sentences(g, (
-        "The patient was brought to the operating room and placed supine on the table.",
-        "After induction of general anesthesia, the abdomen was prepped and draped in the usual sterile fashion.",
-        "A time-out was performed confirming the correct patient, procedure and site.",
-        "An incision was made and carried down through the subcutaneous tissue.",
-        "Hemostasis was obtained with electrocautery.", "The fascia was closed with 0 Vicryl.",
-        "The skin was closed with 4-0 Monocryl in a subcuticular fashion.",
-        "Sponge, needle and instrument counts were correct at the end of the case.",
-        "The scope was advanced to the cecum and withdrawn with careful inspection.",
-        "The patient tolerated the procedure well and was taken to the recovery room in stable condition.",
-    ), 3, 8)))  # fmt: skip
+        body.append(_p(g.pick(_OPERATIVE("findings"))))
+    body.append(_h(g.pick(_OPERATIVE("description_heading"))))
+    body.append(_p(_sentences(g, _OPERATIVE("description"), 3, 8)))
     if g.chance(0.4):
-        body.append(
-            _f(
-                "Disposition",
-                g.pick(("PACU, stable", "To recovery in stable condition", "Same-day discharge")),
-            )
-        )
+        body.append(_f("Disposition", g.pick(_OPERATIVE("disposition"))))
     return body
 
 
 def _lab(g: _Gen) -> list[Block]:
     body: list[Block] = []
     meta = [
-        _f(
-            g.pick(("Accession", "Accession #", "Specimen ID", "Lab No")),
-            f"{g.pick('ABCLMS')}{g.rng.randint(10**6, 10**8)}",
-        ),
-        _f(
-            g.pick(("Collected", "Collection Date", "Date Collected", "Specimen Collected")),
-            f"{g.date()} {g.time()}",
-        ),
-        _f(g.pick(("Received", "Date Received")), f"{g.date()} {g.time()}"),
-        _f(g.pick(("Reported", "Report Date", "Resulted", "Final Report")), f"{g.date(1)} {g.time()}"),
-        _f(
-            g.pick(("Ordering Provider", "Ordered by", "Ordering Physician", "Requesting Physician")),
-            g.doctor(),
-        ),
-        _f(
-            g.pick(("Specimen", "Specimen Type", "Source")),
-            g.pick(("Blood", "Serum", "Whole blood EDTA", "Urine, clean catch", "Plasma")),
-        ),
-        _f("Status", g.pick(("Final", "FINAL", "Preliminary", "Corrected"))),
+        _f(g.pick(_LAB("meta", "accession")), f"{g.pick('ABCLMS')}{g.rng.randint(10**6, 10**8)}"),
+        _f(g.pick(_LAB("meta", "collected")), f"{g.date()} {g.time()}"),
+        _f(g.pick(_LAB("meta", "received")), f"{g.date()} {g.time()}"),
+        _f(g.pick(_LAB("meta", "reported")), f"{g.date(1)} {g.time()}"),
+        _f(g.pick(_LAB("meta", "ordered_by")), g.doctor()),
+        _f(g.pick(_LAB("meta", "specimen")), g.pick(_LAB("specimens"))),
+        _f("Status", g.pick(_LAB("statuses"))),
     ]
     body.extend(g.rng.sample(meta, g.rng.randint(2, len(meta))))
     body.append(Block("blank", ("",)))
     for _ in range(g.rng.randint(1, 3)):
         if g.chance(0.7):
-            body.append(_h(g.pick(_PANELS)))
-        header = g.rng.choice(
-            (
-                ("Test", "Result", "Units", "Reference Range"),
-                ("Component", "Value", "Flag", "Ref Range"),
-                ("Analyte", "Result", "Unit", "Normal Range"),
-                ("TEST NAME", "RESULT", "FLAG", "REFERENCE"),
-            )
-        )
+            body.append(_h(g.pick(_POOL("panels"))))
+        header = tuple(str(c) for c in g.rng.choice(_LAB.rows("table_headers")))
         if g.chance(0.8):
             body.append(_row(*header))
-        for name, unit, low, high, decimals in g.rng.sample(list(_ANALYTES), g.rng.randint(3, 10)):
+        for name, unit, low, high, decimals in g.rng.sample(
+            list(_POOL.rows("analytes")), g.rng.randint(3, 10)
+        ):
             span = high - low
             value = g.rng.uniform(low - 0.3 * span, high + 0.3 * span)
             flag = "H" if value > high else "L" if value < low else ""
@@ -1427,52 +924,31 @@ def _lab(g: _Gen) -> list[Block]:
             else:
                 body.append(_row(name, f"{shown} {flag}".strip(), unit, ref))
     if g.chance(0.5):
-        body.append(
-            _p(
-                g.pick(
-                    (
-                        "H = High, L = Low, C = Critical.",
-                        "Critical value called to and read back by RN at 07:12.",
-                        "Specimen slightly hemolyzed; potassium may be falsely elevated.",
-                        "Results should be interpreted in conjunction with clinical findings.",
-                    )
-                )
-            )
-        )
+        body.append(_p(g.pick(_LAB("comments"))))
     if g.chance(0.5):
         body.append(
             _p(
-                f"{g.pick(('Performing Laboratory', 'Performed at', 'Testing site'))}: {g.facility()[0]} Laboratory  "
+                f"{g.pick(_LAB('performed_at'))}: {g.facility()[0]} Laboratory  "
                 f"CLIA {g.rng.randint(10, 99)}D{g.rng.randint(10**6, 10**7)}"
             )
         )
     if g.chance(0.4):
-        body.append(_p(f"{g.pick(('Verified by', 'Reviewed by', 'Medical Director'))}: {g.doctor()}"))
+        body.append(_p(f"{g.pick(_LAB('verified_by'))}: {g.doctor()}"))
     return body
 
 
 def _radiology(g: _Gen) -> list[Block]:
-    exam, region = g.rng.choice(_EXAMS)
-    findings = g.some(_FINDINGS[region], 1, 3)
+    exam, region = g.rng.choice(_POOL.rows("exams"))
+    findings = g.some(_RADIOLOGY("findings", str(region)), 1, 3)
     sections: list[tuple[str, list[Block]]] = [
-        ("exam", [_f(g.pick(("Exam", "Examination", "Procedure", "Study")), exam)]),
-        ("date", [_f(g.pick(("Exam Date", "Date of Service", "Date of Exam")), g.date())]),
+        ("exam", [_f(g.pick(_RADIOLOGY("exam_label")), str(exam))]),
+        ("date", [_f(g.pick(_RADIOLOGY("date_label")), g.date())]),
         (
             "hist",
             [
                 _f(
-                    g.pick(
-                        (
-                            "Clinical History",
-                            "Indication",
-                            "History",
-                            "Reason for Exam",
-                            "Clinical Indication",
-                        )
-                    ),
-                    g.pick(
-                        (g.diagnosis(), "Pain.", "Rule out fracture.", "Shortness of breath.", "Follow-up.")
-                    ),
+                    g.pick(_RADIOLOGY("hist", "label")),
+                    g.say(_RADIOLOGY, "hist", "value", diagnosis=g.diagnosis),
                 )
             ],
         ),
@@ -1480,61 +956,27 @@ def _radiology(g: _Gen) -> list[Block]:
             "comp",
             [
                 _f(
-                    g.pick(("Comparison", "Comparisons", "Prior Studies")),
-                    g.pick(("None.", g.date(-200), "Prior study dated " + g.date(-90))),
-                )
-            ],
-        ),
-        (
-            "tech",
-            [
-                _f(
-                    g.pick(("Technique", "Protocol")),
-                    g.pick(
-                        (
-                            "Axial images were obtained without intravenous contrast.",
-                            "Multiplanar images were acquired.",
-                            "PA and lateral views of the chest.",
-                            "Grayscale and color Doppler images were obtained.",
-                            "100 mL Omnipaque 350 IV contrast was administered.",
-                        )
+                    g.pick(_RADIOLOGY("comp", "label")),
+                    g.say(
+                        _RADIOLOGY,
+                        "comp",
+                        "value",
+                        long_ago=lambda: g.date(-200),
+                        prior_date=lambda: g.date(-90),
                     ),
                 )
             ],
         ),
-        ("findings", [_h(g.pick(("Findings", "FINDINGS:", "Report"))), *[_p(f) for f in findings]]),
+        ("tech", [_f(g.pick(_RADIOLOGY("technique", "label")), g.pick(_RADIOLOGY("technique", "value")))]),
+        ("findings", [_h(g.pick(_RADIOLOGY("findings_heading"))), *[_p(f) for f in findings]]),
         (
             "impression",
             [
-                _h(g.pick(("Impression", "IMPRESSION:", "Conclusion", "Impression / Conclusion"))),
-                _p(
-                    g.pick(
-                        (
-                            "No acute abnormality.",
-                            f"{findings[0]}",
-                            "Findings consistent with acute appendicitis.",
-                            "No acute cardiopulmonary process.",
-                            "Stable examination compared to prior.",
-                        )
-                    )
-                ),
+                _h(g.pick(_RADIOLOGY("impression", "heading"))),
+                _p(g.say(_RADIOLOGY, "impression", "text", finding=findings[0])),
             ],
         ),
-        (
-            "sign",
-            [
-                _p(
-                    g.pick(
-                        (
-                            f"Interpreted by: {g.doctor()}, Radiologist",
-                            f"Radiologist: {g.doctor()}",
-                            f"Dictated by {g.doctor()} and electronically signed",
-                            f"Reading physician: {g.doctor()}",
-                        )
-                    )
-                )
-            ],
-        ),
+        ("sign", [_p(g.say(_RADIOLOGY, "sign", doctor=g.doctor))]),
     ]
     keep = {"exam", "findings", "impression"} | set(g.some([k for k, _ in sections], 2, 5))
     return [b for key, blocks in sections if key in keep for b in blocks]
@@ -1542,124 +984,52 @@ def _radiology(g: _Gen) -> list[Block]:
 
 def _referral(g: _Gen) -> list[Block]:
     specialist = g.doctor()
-    specialty = g.pick(_SPECIALTIES)
+    specialty = g.pick(_POOL("specialties"))
     dx = g.diagnosis()
     last, first = g.patient
     if g.chance(0.2):  # a short clinician-to-clinician note
         return [
-            _p(g.pick((f"To: {specialist}, {specialty}", f"Attn: {specialty} clinic", f"For: {specialist}"))),
-            _p(g.pick((f"From: {g.doctor()}", f"Sent by: {g.doctor()}", f"Referring: {g.doctor()}"))),
-            _p(
-                g.pick(
-                    (
-                        f"Please see my patient for {dx}.",
-                        f"Would you kindly assess {first} {last} for {dx}?",
-                        f"Requesting your opinion and management of {dx}.",
-                        f"New patient referral for {dx}.",
-                    )
-                )
-            ),
-            _p(
-                g.pick(
-                    (
-                        "Pertinent records enclosed.",
-                        "Office notes and recent results attached.",
-                        "Imaging on disc to follow.",
-                    )
-                )
-            ),
-            _p(
-                g.pick(
-                    (
-                        f"Appointment requested: {g.pick(('routine', 'soon', 'urgent'))}.",
-                        "Please call our office to schedule.",
-                        "The patient will call to book.",
-                    )
-                )
-            ),
-            _p(g.pick(("Many thanks,", "Thank you,", "Regards,")) + " " + g.doctor()),
+            _p(g.say(_REFERRAL, "note", "to", specialist=specialist, specialty=specialty)),
+            _p(g.say(_REFERRAL, "note", "from", doctor=g.doctor)),
+            _p(g.say(_REFERRAL, "note", "ask", first=first, last=last, dx=dx)),
+            _p(g.pick(_REFERRAL("note", "records"))),
+            _p(g.say(_REFERRAL, "note", "booking", urgency=lambda: g.pick(_REFERRAL("note", "urgency")))),
+            _p(g.pick(_REFERRAL("note", "closing")) + " " + g.doctor()),
         ]
     if g.chance(0.5):  # a letter
         body = [
             _p(g.date()),
             _p(
-                f"{g.pick(('Dear', 'Dear Dr.', 'To:'))} {specialist.replace('Dr. ', '')}"
+                f"{g.pick(_REFERRAL('letter', 'salutation'))} {specialist.replace('Dr. ', '')}"
                 + ("," if g.chance(0.7) else "")
             ),
-            _p(
-                g.pick(
-                    (
-                        f"I am referring {first} {last} to you for evaluation of {dx}.",
-                        f"I would like to refer my patient, {first} {last}, for your assessment of {dx}.",
-                        f"Please see {first} {last}, whom I am referring to {specialty} for {dx}.",
-                        f"Thank you for agreeing to see {first} {last} regarding {dx}.",
-                    )
-                )
-            ),
-            _p(
-                _sentences(
-                    g,
-                    (
-                        "Symptoms have not responded to conservative management.",
-                        "Recent labs are enclosed.",
-                        "Relevant office notes and imaging are attached.",
-                        "The patient is aware of the referral.",
-                        "I would appreciate your opinion regarding further management.",
-                        "Please evaluate and treat as you see fit.",
-                    ),
-                    1,
-                    4,
-                )
-            ),
-            _p(
-                g.pick(
-                    (
-                        "Thank you for seeing this patient.",
-                        "Thank you for your help with this patient's care.",
-                        "Please do not hesitate to contact me with any questions.",
-                    )
-                )
-            ),
-            _p(g.pick(("Sincerely,", "Kind regards,", "Best regards,", "Yours truly,"))),
+            _p(g.say(_REFERRAL, "letter", "opening", first=first, last=last, dx=dx, specialty=specialty)),
+            _p(_sentences(g, _REFERRAL("letter", "body"), 1, 4)),
+            _p(g.pick(_REFERRAL("letter", "thanks"))),
+            _p(g.pick(_REFERRAL("letter", "closing"))),
             _p(g.doctor()),
         ]
         if g.chance(0.4):
-            body.insert(2, _f(g.pick(("Re", "RE", "Regarding")), f"{first} {last}, DOB {g.dob.isoformat()}"))
+            body.insert(
+                2, _f(g.pick(_REFERRAL("letter", "re_label")), f"{first} {last}, DOB {g.dob.isoformat()}")
+            )
         return body
     fields = [
-        _f(g.pick(("Referring Provider", "Referring Physician", "Referred by", "From")), g.doctor()),
-        _f(g.pick(("Referred To", "Refer to", "Specialist", "To")), f"{specialist}, {specialty}"),
-        _f(g.pick(("Specialty", "Service Requested", "Department")), specialty),
-        _f(g.pick(("Reason for Referral", "Reason for Referral/Diagnosis", "Referral Reason")), dx),
-        _f(g.pick(("Diagnosis Code", "ICD-10", "Dx Code")), g.rng.choice(_DIAGNOSES)[1]),
-        _f(g.pick(("Urgency", "Priority")), g.pick(("Routine", "Urgent", "Within 2 weeks", "STAT"))),
-        _f(g.pick(("Number of Visits", "Visits Authorized")), str(g.rng.randint(1, 6))),
-        _f(g.pick(("Authorization #", "Referral #", "Auth Number")), str(g.rng.randint(10**5, 10**8))),
-        _f(
-            g.pick(("Type of Referral", "Requested Service")),
-            g.pick(("Consult only", "Evaluate and treat", "Consult and follow", "Second opinion")),
-        ),
-        _f("Records Attached", g.pick(("Office notes, labs", "Imaging report", "None", "Yes"))),
+        _f(g.pick(_REFERRAL("form", "referring_label")), g.doctor()),
+        _f(g.pick(_REFERRAL("form", "referred_to_label")), f"{specialist}, {specialty}"),
+        _f(g.pick(_REFERRAL("form", "specialty_label")), specialty),
+        _f(g.pick(_REFERRAL("form", "reason_label")), dx),
+        _f(g.pick(_REFERRAL("form", "code_label")), str(g.rng.choice(_POOL.rows("diagnoses"))[1])),
+        _f(g.pick(_REFERRAL("form", "urgency_label")), g.pick(_REFERRAL("form", "urgency"))),
+        _f(g.pick(_REFERRAL("form", "visits_label")), str(g.rng.randint(1, 6))),
+        _f(g.pick(_REFERRAL("form", "authorization_label")), str(g.rng.randint(10**5, 10**8))),
+        _f(g.pick(_REFERRAL("form", "type_label")), g.pick(_REFERRAL("form", "type"))),
+        _f("Records Attached", g.pick(_REFERRAL("form", "records"))),
     ]
     body = g.rng.sample(fields, g.rng.randint(4, len(fields)))
     if g.chance(0.6):
-        body.append(_h(g.pick(("Clinical Summary", "Comments", "Pertinent History", "Notes to Specialist"))))
-        body.append(
-            _p(
-                _sentences(
-                    g,
-                    (
-                        "Failed physical therapy.",
-                        "Worsening over 3 months.",
-                        "Please schedule at earliest availability.",
-                        "Patient prefers morning appointments.",
-                        "Abnormal result on recent testing.",
-                    ),
-                    1,
-                    3,
-                )
-            )
-        )
+        body.append(_h(g.pick(_REFERRAL("form", "summary_heading"))))
+        body.append(_p(_sentences(g, _REFERRAL("form", "summary"), 1, 3)))
     if g.chance(0.5):
         body.append(_p(f"Referring provider signature: {g.doctor()}   Date: {g.date()}"))
     return body
@@ -1668,48 +1038,14 @@ def _referral(g: _Gen) -> list[Block]:
 def _consent_plain(g: _Gen) -> list[Block]:
     proc = g.procedure()
     return [
-        _f(g.pick(("Procedure", "Treatment", "Planned procedure")), proc),
-        _f(g.pick(("Doctor", "Physician performing", "Provider")), g.doctor()),
-        _p(
-            g.pick(
-                (
-                    "My doctor talked with me about this procedure, why I need it, what could go wrong, and other options.",
-                    "The reasons for this treatment, its possible problems and my other choices were explained to me.",
-                    "I was told about the expected benefits and the possible side effects.",
-                )
-            )
-        ),
-        _p(
-            g.pick(
-                (
-                    "Possible problems include bleeding, infection, pain, and injury to nearby organs.",
-                    "Rare but serious problems can happen, including reactions to medicines.",
-                    "I know that the outcome cannot be promised.",
-                )
-            )
-        ),
-        _p(
-            g.pick(
-                (
-                    "I agree to have this procedure.",
-                    "I give my permission for this treatment.",
-                    "I agree to receive sedation and any blood products if needed.",
-                    "I freely agree to this care.",
-                )
-            )
-        ),
-        _p(
-            g.pick(
-                (
-                    "I can withdraw my agreement at any time before the procedure.",
-                    "All of my questions were answered in a way I understand.",
-                )
-            )
-        ),
-        _p(
-            f"{g.pick(('Signed', 'Patient or guardian', 'Signature'))}: ____________________  Date: __________"
-        ),
-        _p(f"{g.pick(('Witnessed by', 'Witness', 'Staff member'))}: ____________________"),
+        _f(g.pick(_CONSENT("plain", "procedure_label")), proc),
+        _f(g.pick(_CONSENT("plain", "doctor_label")), g.doctor()),
+        _p(g.pick(_CONSENT("plain", "explained"))),
+        _p(g.pick(_CONSENT("plain", "risks"))),
+        _p(g.pick(_CONSENT("plain", "agreement"))),
+        _p(g.pick(_CONSENT("plain", "rights"))),
+        _p(f"{g.pick(_CONSENT('plain', 'signed_label'))}: ____________________  Date: __________"),
+        _p(f"{g.pick(_CONSENT('plain', 'witness_label'))}: ____________________"),
     ]
 
 
@@ -1723,65 +1059,35 @@ def _consent(g: _Gen) -> list[Block]:
     if release:
         body = [
             _p(
-                g.pick(
-                    (
-                        f"I, {first} {last}, authorize {g.facility()[0]} to release my health information to {g.facility()[0]}.",
-                        "I hereby authorize the use or disclosure of my protected health information as described below.",
-                    )
+                g.say(
+                    _CONSENT,
+                    "release",
+                    "opening",
+                    first=first,
+                    last=last,
+                    facility=lambda: g.facility()[0],
+                    other_facility=lambda: g.facility()[0],
                 )
             ),
-            _f(
-                g.pick(("Information to be released", "Records requested")),
-                g.pick(
-                    ("All records", "Lab results and office notes", "Discharge summary and imaging reports")
-                ),
-            ),
-            _f("Purpose", g.pick(("Continuity of care", "Insurance", "Personal use", "Legal"))),
-            _p(
-                "This authorization expires one year from the date signed unless revoked in writing. "
-                "I understand that I may revoke this authorization at any time."
-            ),
-            _p("I understand that treatment will not be conditioned on signing this authorization."),
+            _f(g.pick(_CONSENT("release", "information_label")), g.pick(_CONSENT("release", "information"))),
+            _f("Purpose", g.pick(_CONSENT("release", "purpose"))),
+            _p(_CONSENT.text("release", "expiry")),
+            _p(_CONSENT.text("release", "not_conditioned")),
         ]
     else:
         body = [
-            _p(
-                g.pick(
-                    (
-                        f"I, {first} {last}, hereby consent to and authorize {doctor} and such assistants as may be selected to perform the following procedure: {proc}.",
-                        f"I authorize {doctor} to perform {proc} and any additional procedures deemed necessary.",
-                        f"Procedure: {proc}. Physician: {doctor}.",
-                        f"I voluntarily request and consent to {proc}, to be performed by {doctor}.",
-                    )
-                )
-            ),
-            _p(
-                _sentences(
-                    g,
-                    (
-                        "The nature and purpose of the procedure, the risks, benefits and alternatives have been explained to me.",
-                        "I understand that risks include bleeding, infection, damage to nearby structures and reaction to anesthesia.",
-                        "I acknowledge that no guarantee or assurance has been made as to the results.",
-                        "I have had the opportunity to ask questions and all of my questions have been answered.",
-                        "I consent to the administration of anesthesia and to blood transfusion if necessary.",
-                        "I consent to the disposal of any tissue removed during the procedure.",
-                        "I understand that I have the right to refuse this treatment.",
-                    ),
-                    2,
-                    6,
-                )
-            ),  # fmt: skip
+            _p(g.say(_CONSENT, "surgery", "opening", first=first, last=last, doctor=doctor, procedure=proc)),
+            _p(_sentences(g, _CONSENT("surgery", "statements"), 2, 6)),
         ]
     signatures = [
+        _p(f"{g.pick(_CONSENT('signatures', 'patient'))}: ________________________"),
+        _p(f"Date/Time: ____________   {g.pick(_CONSENT('signatures', 'relationship'))}: ______________"),
+        _p(f"{g.pick(_CONSENT('signatures', 'witness'))}: ________________________"),
+        _p(f"{g.pick(_CONSENT('signatures', 'physician'))}: ________________________"),
         _p(
-            f"{g.pick(('Patient Signature', 'Signature of Patient', 'Patient or Legal Representative Signature'))}: ________________________"
+            "Interpreter (if used): ________________   Language: "
+            + g.pick(_CONSENT("signatures", "language"))
         ),
-        _p(
-            f"Date/Time: ____________   {g.pick(('Relationship if not patient', 'Printed Name'))}: ______________"
-        ),
-        _p(f"{g.pick(('Witness', 'Witness Signature'))}: ________________________"),
-        _p(f"{g.pick(('Physician Signature', 'Provider obtaining consent'))}: ________________________"),
-        _p(f"Interpreter (if used): ________________   Language: {g.pick(('Spanish', 'N/A', 'Russian'))}"),
     ]
     body.extend(g.rng.sample(signatures, g.rng.randint(2, 5)))
     return body
@@ -1791,37 +1097,21 @@ def _prescription_printout(g: _Gen) -> list[Block]:
     """An e-prescribing or fax printout: one medication, labelled fields."""
     name, dose, form = g.med()
     fields = [
-        _f(g.pick(("Medication", "Drug", "Drug Name", "Medication Prescribed")), f"{name} {dose} {form}"),
-        _f(g.pick(("Directions", "Sig", "Patient Directions", "Use")), g.pick(_SIGS).format(form=form)),
-        _f(
-            g.pick(("Quantity", "Qty", "Dispense Quantity", "Amount to Dispense")),
-            str(g.rng.choice((7, 14, 30, 60, 90))),
-        ),
-        _f(g.pick(("Days Supply", "Supply")), str(g.rng.choice((7, 30, 90)))),
-        _f(g.pick(("Refills", "Number of Refills", "Refills Authorized")), str(g.rng.randint(0, 11))),
-        _f(
-            g.pick(("Substitution", "Generic Substitution", "DAW")),
-            g.pick(("Allowed", "Not allowed", "0", "1")),
-        ),
-        _f(g.pick(("Prescriber", "Prescribing Provider", "Ordered by")), g.doctor()),
-        _f(g.pick(("NPI", "Prescriber NPI")), str(g.rng.randint(10**9, 10**10 - 1))),
-        _f(g.pick(("Pharmacy", "Dispensing Pharmacy", "Send to Pharmacy")), f"{g.pick(_PLACES)} Pharmacy"),
-        _f(g.pick(("Date Written", "Written", "Date Issued")), g.date()),
-        _f(g.pick(("Diagnosis", "Indication")), g.diagnosis()),
+        _f(g.pick(_RX("printout", "medication")), f"{name} {dose} {form}"),
+        _f(g.pick(_RX("printout", "directions")), g.sig(form)),
+        _f(g.pick(_RX("printout", "quantity")), str(g.rng.choice((7, 14, 30, 60, 90)))),
+        _f(g.pick(_RX("printout", "supply")), str(g.rng.choice((7, 30, 90)))),
+        _f(g.pick(_RX("printout", "refills")), str(g.rng.randint(0, 11))),
+        _f(g.pick(_RX("printout", "substitution")), g.pick(_RX("printout", "substitution_value"))),
+        _f(g.pick(_RX("printout", "prescriber")), g.doctor()),
+        _f(g.pick(_RX("printout", "npi")), str(g.rng.randint(10**9, 10**10 - 1))),
+        _f(g.pick(_RX("printout", "pharmacy")), f"{g.pick(_POOL('places'))} Pharmacy"),
+        _f(g.pick(_RX("printout", "written")), g.date()),
+        _f(g.pick(_RX("printout", "diagnosis")), g.diagnosis()),
     ]
     body = g.rng.sample(fields[:3], 3) + g.rng.sample(fields[3:], g.rng.randint(3, len(fields) - 3))
     if g.chance(0.4):
-        body.append(
-            _p(
-                g.pick(
-                    (
-                        "Transmitted electronically.",
-                        "This prescription was sent by fax.",
-                        "Void if altered. Valid for one year from the date written.",
-                    )
-                )
-            )
-        )
+        body.append(_p(g.pick(_RX("printout", "notes"))))
     return body
 
 
@@ -1846,71 +1136,49 @@ def _prescription(g: _Gen) -> list[Block]:
     for _ in range(g.rng.randint(1, 3)):
         name, dose, form = g.med()
         if g.chance(0.3):
-            body.append(_p(g.pick(("Rx", "Rx:", "R/"))))
+            body.append(_p(g.pick(_RX("rx_mark"))))
         body.append(
-            _p(
-                g.pick(
-                    (f"{name.capitalize()} {dose} {form}s", f"{name} {dose} {form}", f"{name.upper()} {dose}")
-                )
-            )
+            _p(g.say(_RX, "drug", name=name, Name=name.capitalize(), NAME=name.upper(), dose=dose, form=form))
         )
-        body.append(_f(g.pick(("Sig", "SIG", "Directions", "Instructions")), g.pick(_SIGS).format(form=form)))
+        body.append(_f(g.pick(_RX("sig_label")), g.sig(form)))
         body.append(
             _f(
-                g.pick(("Disp", "Dispense", "Qty", "Quantity")),
-                g.pick(
-                    (
-                        f"#{g.rng.choice((14, 30, 60, 90))}",
-                        f"{g.rng.choice((30, 90))} ({g.pick(('thirty', 'ninety'))})",
-                        f"{g.rng.choice((1, 2))} {form}",
-                    )
+                g.pick(_RX("dispense", "label")),
+                g.say(
+                    _RX,
+                    "dispense",
+                    "value",
+                    count=lambda: str(g.rng.choice((14, 30, 60, 90))),
+                    thirty_or_ninety=lambda: str(g.rng.choice((30, 90))),
+                    in_words=lambda: g.pick(_RX("dispense", "in_words")),
+                    units=lambda: str(g.rng.choice((1, 2))),
+                    form=form,
                 ),
             )
         )
-        body.append(
-            _f(g.pick(("Refills", "Refill", "RF")), g.pick(("0", "1", "2", "3", "5", "None", "PRN x 1 year")))
-        )
-    body.append(
-        _p(
-            g.pick(
-                (
-                    "Substitution permitted",
-                    "Dispense as written",
-                    "Generic substitution allowed",
-                    "[ ] Do not substitute",
-                    "Product selection permitted",
-                )
-            )
-        )
-    )
+        body.append(_f(g.pick(_RX("refills", "label")), g.pick(_RX("refills", "value"))))
+    body.append(_p(g.pick(_RX("substitution"))))
     if g.chance(0.5):
-        body.append(_f(g.pick(("Pharmacy", "Send to")), f"{g.pick(_PLACES)} Pharmacy {g.phone()}"))
-    body.append(
-        _p(
-            f"{g.pick(('Prescriber signature', 'Signature', 'Signed'))}: {g.pick(('_______________', prescriber))}"
-        )
-    )
+        body.append(_f(g.pick(_RX("pharmacy_label")), f"{g.pick(_POOL('places'))} Pharmacy {g.phone()}"))
+    body.append(_p(f"{g.pick(_RX('signature_label'))}: {g.pick((*_RX('signature_line'), prescriber))}"))
     return body
 
 
 def _insurance(g: _Gen) -> list[Block]:
-    payer = g.pick(_PAYERS)
+    payer = g.pick(_POOL("payers"))
     last, first = g.patient
     kind = g.rng.randrange(5)
     if kind == 4:  # a statement to the member
         lines = [
-            _f(g.pick(("Member", "Member name", "Insured member")), f"{first} {last}"),
+            _f(g.pick(_INSURANCE("statement", "member")), f"{first} {last}"),
             _f(
-                g.pick(("Member ID", "ID #", "Identification number")),
+                g.pick(_INSURANCE("statement", "member_id")),
                 f"{g.pick('XYZHMW')}{g.rng.randint(10**7, 10**9)}",
             ),
-            _f(g.pick(("Plan", "Health plan", "Your plan")), payer),
-            _f(g.pick(("Statement period", "Plan year", "Coverage period")), f"{g.date(-90)} - {g.date()}"),
+            _f(g.pick(_INSURANCE("statement", "plan")), payer),
+            _f(g.pick(_INSURANCE("statement", "period")), f"{g.date(-90)} - {g.date()}"),
             _row(
-                g.pick(("Date", "Service date")),
-                g.pick(("Provider billed", "Amount charged")),
-                g.pick(("Plan paid", "Your plan paid")),
-                g.pick(("Your share", "You owe", "Member cost")),
+                *(g.pick(_INSURANCE("statement", "columns", c)) for c in ("date", "billed", "paid", "share"))
             ),
             *[
                 _row(
@@ -1921,74 +1189,42 @@ def _insurance(g: _Gen) -> list[Block]:
                 )
                 for i in range(g.rng.randint(1, 4))
             ],
-            _f(
-                g.pick(("Deductible met", "Deductible so far", "Toward your deductible")),
-                f"${g.rng.randint(0, 1500)}",
-            ),
-            _f(g.pick(("Out-of-pocket so far", "Toward out-of-pocket max")), f"${g.rng.randint(0, 4000)}"),
-            _p(
-                g.pick(
-                    (
-                        "Keep this statement for your records.",
-                        "Questions? Call the member services number on your ID card.",
-                        "This is a summary of claims processed, not a bill.",
-                    )
-                )
-            ),
+            _f(g.pick(_INSURANCE("statement", "deductible")), f"${g.rng.randint(0, 1500)}"),
+            _f(g.pick(_INSURANCE("statement", "out_of_pocket")), f"${g.rng.randint(0, 4000)}"),
+            _p(g.pick(_INSURANCE("statement", "notes"))),
         ]
         return lines
     member = [
-        _f(g.pick(("Payer", "Insurance Company", "Plan", "Carrier", "Health Plan")), payer),
-        _f(
-            g.pick(("Member ID", "Member #", "ID Number", "Subscriber ID", "Policy Number")),
-            f"{g.pick('XYZHMW')}{g.rng.randint(10**8, 10**10)}",
-        ),
-        _f(g.pick(("Group Number", "Group #", "Group No")), str(g.rng.randint(1000, 999999))),
-        _f(
-            g.pick(("Subscriber", "Subscriber Name", "Policy Holder", "Insured")),
-            g.pick((f"{first} {last}", g.person())),
-        ),
-        _f(
-            g.pick(("Relationship to Subscriber", "Relationship to Insured")),
-            g.pick(("Self", "Spouse", "Child")),
-        ),
-        _f(g.pick(("Effective Date", "Coverage Effective", "Plan Effective Date")), g.date(-300)),
+        _f(g.pick(_INSURANCE("member", "payer")), payer),
+        _f(g.pick(_INSURANCE("member", "member_id")), f"{g.pick('XYZHMW')}{g.rng.randint(10**8, 10**10)}"),
+        _f(g.pick(_INSURANCE("member", "group")), str(g.rng.randint(1000, 999999))),
+        _f(g.pick(_INSURANCE("member", "subscriber")), g.pick((f"{first} {last}", g.person()))),
+        _f(g.pick(_INSURANCE("member", "relationship")), g.pick(_INSURANCE("member", "relationship_value"))),
+        _f(g.pick(_INSURANCE("member", "effective")), g.date(-300)),
     ]
     body = g.rng.sample(member, g.rng.randint(3, 6))
     if kind == 0:  # eligibility / card
         body += [
-            _f(g.pick(("Copay", "Office Copay", "PCP Copay")), f"${g.rng.choice((10, 20, 25, 35, 40))}"),
-            _f(g.pick(("Specialist Copay", "Specialist")), f"${g.rng.choice((40, 50, 60))}"),
+            _f(g.pick(_INSURANCE("card", "copay")), f"${g.rng.choice((10, 20, 25, 35, 40))}"),
+            _f(g.pick(_INSURANCE("card", "specialist_copay")), f"${g.rng.choice((40, 50, 60))}"),
             _f(
-                g.pick(("Deductible", "Annual Deductible")),
+                g.pick(_INSURANCE("card", "deductible")),
                 f"${g.rng.choice((500, 1000, 1500, 3000))} (met ${g.rng.randint(0, 500)})",
             ),
-            _f(g.pick(("Coinsurance", "Co-insurance")), f"{g.rng.choice((10, 20, 30))}%"),
-            _f(g.pick(("Out-of-Pocket Maximum", "OOP Max")), f"${g.rng.choice((3000, 5000, 7900))}"),
-            _f(
-                g.pick(("Coverage Status", "Eligibility", "Status")),
-                g.pick(("Active", "Active coverage", "Eligible")),
-            ),
-            _p(
-                g.pick(
-                    (
-                        "Verified by phone with payer representative.",
-                        "Eligibility verified electronically (270/271).",
-                        "Rx BIN 610014 PCN MEDDPRIME",
-                        "Present this card at time of service.",
-                    )
-                )
-            ),
+            _f(g.pick(_INSURANCE("card", "coinsurance")), f"{g.rng.choice((10, 20, 30))}%"),
+            _f(g.pick(_INSURANCE("card", "out_of_pocket")), f"${g.rng.choice((3000, 5000, 7900))}"),
+            _f(g.pick(_INSURANCE("card", "status")), g.pick(_INSURANCE("card", "status_value"))),
+            _p(g.pick(_INSURANCE("card", "notes"))),
         ]
     elif kind == 1:  # EOB / claim
         body += [
-            _f(g.pick(("Claim Number", "Claim #", "Claim ID")), str(g.rng.randint(10**9, 10**11))),
-            _f(g.pick(("Date of Service", "Service Date")), g.date()),
+            _f(g.pick(_INSURANCE("eob", "claim")), str(g.rng.randint(10**9, 10**11))),
+            _f(g.pick(_INSURANCE("eob", "service_date")), g.date()),
             _f("Provider", g.facility()[0]),
             _row("Service", "Billed", "Allowed", "Plan Paid"),
             *[
                 _row(
-                    f"{g.rng.randint(10000, 99999)} {g.pick(('Office visit', 'Lab', 'X-ray', 'Procedure'))}",
+                    f"{g.rng.randint(10000, 99999)} {g.pick(_INSURANCE('eob', 'services'))}",
                     f"${g.rng.randint(80, 2000)}.00",
                     f"${g.rng.randint(40, 900)}.00",
                     f"${g.rng.randint(20, 800)}.00",
@@ -1996,58 +1232,44 @@ def _insurance(g: _Gen) -> list[Block]:
                 for _ in range(g.rng.randint(1, 4))
             ],
             _f(
-                g.pick(("Patient Responsibility", "You May Owe", "Amount You Owe")),
+                g.pick(_INSURANCE("eob", "owed")),
                 f"${g.rng.randint(0, 600)}.{g.rng.randint(10, 99)}",
             ),
-            _p(
-                g.pick(
-                    (
-                        "THIS IS NOT A BILL.",
-                        "Amounts applied to deductible and coinsurance are shown above.",
-                        "You have the right to appeal this decision within 180 days.",
-                    )
-                )
-            ),
+            _p(g.pick(_INSURANCE("eob", "notes"))),
         ]
     elif kind == 2:  # prior authorization
         body += [
             _f(
-                g.pick(("Requested Service", "Service Requested", "Procedure Requested")),
-                g.pick((g.procedure(), g.rng.choice(_EXAMS)[0])),
+                g.pick(_INSURANCE("authorization", "service")),
+                g.pick((g.procedure(), str(g.rng.choice(_POOL.rows("exams"))[0]))),
             ),
-            _f(g.pick(("CPT Code", "CPT/HCPCS")), str(g.rng.randint(10000, 99999))),
-            _f(g.pick(("Diagnosis", "ICD-10 Code")), g.rng.choice(_DIAGNOSES)[1]),
-            _f(g.pick(("Requesting Provider", "Ordering Provider")), g.doctor()),
+            _f(g.pick(_INSURANCE("authorization", "cpt")), str(g.rng.randint(10000, 99999))),
             _f(
-                g.pick(("Determination", "Decision", "Authorization Status")),
-                g.pick(("Approved", "Pended for review", "Denied", "Approved - 6 visits")),
+                g.pick(_INSURANCE("authorization", "diagnosis")),
+                str(g.rng.choice(_POOL.rows("diagnoses"))[1]),
             ),
-            _f(g.pick(("Authorization Number", "Auth #", "Reference #")), str(g.rng.randint(10**6, 10**9))),
-            _p(
-                g.pick(
-                    (
-                        "Authorization is not a guarantee of payment.",
-                        "Benefits are subject to eligibility at the time of service.",
-                        "Medical necessity criteria were reviewed.",
-                    )
-                )
+            _f(g.pick(_INSURANCE("authorization", "requester")), g.doctor()),
+            _f(
+                g.pick(_INSURANCE("authorization", "determination")),
+                g.pick(_INSURANCE("authorization", "determination_value")),
             ),
+            _f(g.pick(_INSURANCE("authorization", "number")), str(g.rng.randint(10**6, 10**9))),
+            _p(g.pick(_INSURANCE("authorization", "notes"))),
         ]
     else:  # a claim form
         body += [
             _f(
-                g.pick(("Insured's Address", "Subscriber Address")),
-                f"{g.rng.randint(10, 999)} {g.pick(_STREETS)}",
+                g.pick(_INSURANCE("claim", "address")), f"{g.rng.randint(10, 999)} {g.pick(_POOL('streets'))}"
             ),
             _f(
-                g.pick(("Billing Provider", "Rendering Provider")),
+                g.pick(_INSURANCE("claim", "provider")),
                 f"{g.doctor()} NPI {g.rng.randint(10**9, 10**10 - 1)}",
             ),
             _f("Tax ID", f"{g.rng.randint(10, 99)}-{g.rng.randint(10**6, 10**7 - 1)}"),
-            _f(g.pick(("Total Charge", "Total Charges")), f"${g.rng.randint(100, 5000)}.00"),
-            _f(g.pick(("Amount Paid", "Prior Payments")), f"${g.rng.randint(0, 300)}.00"),
-            _f("Accept Assignment", g.pick(("Yes", "No"))),
-            _p("Signature of insured or authorized person: ________________"),
+            _f(g.pick(_INSURANCE("claim", "total")), f"${g.rng.randint(100, 5000)}.00"),
+            _f(g.pick(_INSURANCE("claim", "paid")), f"${g.rng.randint(0, 300)}.00"),
+            _f("Accept Assignment", g.pick(_INSURANCE("claim", "accept_assignment"))),
+            _p(_INSURANCE.text("claim", "signature")),
         ]
     return body
 
@@ -2057,193 +1279,72 @@ def _other(g: _Gen) -> list[Block]:
     last, first = g.patient
     if kind == 0:  # fax cover
         return [
-            _f("To", g.pick((g.doctor(), f"{g.facility()[0]} Medical Records"))),
-            _f("From", g.pick((g.doctor(), f"{g.facility()[0]}"))),
+            _f("To", g.say(_OTHER, "fax", "to", doctor=g.doctor, facility=lambda: g.facility()[0])),
+            _f("From", g.say(_OTHER, "fax", "from", doctor=g.doctor, facility=lambda: g.facility()[0])),
             _f("Fax", g.phone()),
             _f("Phone", g.phone()),
-            _f(
-                g.pick(("Pages", "Number of pages including cover", "Pages (including cover)")),
-                str(g.rng.randint(2, 20)),
-            ),
-            _f(
-                g.pick(("Re", "Subject")),
-                g.pick(("Records as requested", "Patient information", "Results", "Follow up")),
-            ),
+            _f(g.pick(_OTHER("fax", "pages_label")), str(g.rng.randint(2, 20))),
+            _f(g.pick(_OTHER("fax", "subject_label")), g.pick(_OTHER("fax", "subject"))),
             _f("Date", g.date()),
-            _p(
-                g.pick(
-                    (
-                        "[ ] Urgent  [ ] For Review  [ ] Please Comment  [ ] Please Reply",
-                        "Comments: see attached.",
-                    )
-                )
-            ),
-            _p(
-                "CONFIDENTIALITY NOTICE: The documents accompanying this facsimile transmission contain confidential "
-                "information. If you have received this fax in error, please notify the sender immediately and destroy the documents."
-            ),
+            _p(g.pick(_OTHER("fax", "checkboxes"))),
+            _p(_OTHER.text("fax", "confidentiality")),
         ]
     if kind == 1:  # appointment reminder
         return [
             _p(g.date(-7)),
             _p(f"Dear {first} {last},"),
             _p(
-                g.pick(
-                    (
-                        f"This is a reminder of your upcoming appointment on {g.date(7)} at {g.time()} with {g.doctor()}.",
-                        f"You are scheduled to see {g.doctor()} on {g.date(10)} at {g.time()}.",
-                    )
+                g.say(
+                    _OTHER,
+                    "reminder",
+                    "text",
+                    in_a_week=lambda: g.date(7),
+                    in_ten_days=lambda: g.date(10),
+                    time=g.time,
+                    doctor=g.doctor,
                 )
             ),
-            _p(
-                g.pick(
-                    (
-                        "Please arrive 15 minutes early and bring your insurance card and a list of your medications.",
-                        "Please bring a photo ID and your current insurance card.",
-                    )
-                )
-            ),
-            _p(
-                g.pick(
-                    (
-                        "If you need to reschedule or cancel, please call our office at least 24 hours in advance.",
-                        f"To reschedule call {g.phone()}. A fee may apply to missed appointments.",
-                    )
-                )
-            ),
-            _p(
-                g.pick(("Sincerely,", "Thank you,"))
-                + " "
-                + g.pick(("The Front Desk", "Scheduling Department", "Patient Services"))
-            ),
+            _p(g.pick(_OTHER("reminder", "bring"))),
+            _p(g.say(_OTHER, "reminder", "reschedule", phone=g.phone)),
+            _p(g.pick(_OTHER("reminder", "closing")) + " " + g.pick(_OTHER("reminder", "signed"))),
         ]
     if kind == 2:  # records request / correspondence
         return [
             _p(g.date()),
-            _p(
-                g.pick(
-                    ("To whom it may concern:", "Dear Medical Records Department,", f"Dear {first} {last},")
-                )
-            ),
-            _p(
-                g.pick(
-                    (
-                        "We have received your request for copies of your records. Please allow 10 business days for processing.",
-                        "Our office has moved. Beginning next month our new address will be shown above.",
-                        "Thank you for choosing our practice. Your patient portal account has been created.",
-                        "Our records show an outstanding balance on your account. Please contact the billing office.",
-                        "We were unable to reach you by phone. Please call our office at your convenience.",
-                        "Enclosed please find the forms you requested.",
-                    )
-                )
-            ),
-            _p(
-                g.pick(
-                    (
-                        "Office hours are Monday through Friday, 8 am to 5 pm.",
-                        "Please call the front desk with any questions.",
-                        "You can also reach us through the patient portal.",
-                    )
-                )
-            ),
-            _p(g.pick(("Sincerely,", "Regards,", "Thank you,"))),
-            _p(g.pick(("Office Manager", "Medical Records", g.person()))),
+            _p(g.say(_OTHER, "letter", "greeting", first=first, last=last)),
+            _p(g.pick(_OTHER("letter", "text"))),
+            _p(g.pick(_OTHER("letter", "contact"))),
+            _p(g.pick(_OTHER("letter", "closing"))),
+            _p(g.pick((*_OTHER("letter", "signed"), g.person()))),
         ]
     if kind == 3:  # patient education
-        topic = g.pick(
-            (
-                "Healthy Eating",
-                "Managing Stress",
-                "Preventing Falls at Home",
-                "Hand Washing",
-                "Getting Your Flu Shot",
-                "Staying Active",
-            )
-        )
+        topic = g.pick(_OTHER("education", "topics"))
         return [
             _h(topic),
-            _p(
-                _sentences(
-                    g,
-                    (
-                        "Small changes can make a big difference.",
-                        "Talk with your care team about what is right for you.",
-                        "Wash your hands with soap and water for at least 20 seconds.",
-                        "Remove loose rugs and keep hallways lit.",
-                        "Aim for 30 minutes of activity most days of the week.",
-                        "Drink plenty of water.",
-                        "Ask us if you have questions about this handout.",
-                    ),
-                    3,
-                    6,
-                )
-            ),
-            _p("This information is not intended to replace advice from your health care provider."),
+            _p(_sentences(g, _OTHER("education", "text"), 3, 6)),
+            _p(_OTHER.text("education", "disclaimer")),
         ]
     if kind == 4:  # phone message / memo (administrative)
         return [
             _f("Date", g.date()),
-            _f(g.pick(("Caller", "From", "Message from")), g.person()),
-            _f(g.pick(("Call back number", "Phone")), g.phone()),
-            _f(
-                "Message",
-                g.pick(
-                    (
-                        "Wants to change appointment time.",
-                        "Asking about bill received.",
-                        "Requests copy of records.",
-                        "Updating address and phone number.",
-                        "Calling to confirm appointment.",
-                    )
-                ),
-            ),
-            _f("Taken by", g.pick(_FIRST)),
+            _f(g.pick(_OTHER("message", "caller_label")), g.person()),
+            _f(g.pick(_OTHER("message", "phone_label")), g.phone()),
+            _f("Message", g.pick(_OTHER("message", "text"))),
+            _f("Taken by", g.pick(_POOL("first_names"))),
         ]
     if kind == 5 and g.chance(0.6):  # practice announcements and surveys
         return [
             _p(g.date()),
-            _p(g.pick((f"Dear {first},", "Dear Patient,", "To our patients,"))),
+            _p(g.say(_OTHER, "announcement", "greeting", first=first)),
+            _p(g.pick(_OTHER("announcement", "text"))),
+            _p(g.pick(_OTHER("announcement", "thanks"))),
             _p(
-                g.pick(
-                    (
-                        "Our office will be closed on Monday for the holiday. The on-call provider can be reached by phone.",
-                        "We are pleased to welcome a new nurse practitioner to our practice.",
-                        "Please take a moment to complete the enclosed patient satisfaction survey.",
-                        "Our practice is joining a new health network next year; your care team will not change.",
-                        "We have updated our office hours and now offer Saturday morning visits.",
-                        "Parking will be limited during construction of the new entrance.",
-                    )
-                )
-            ),
-            _p(
-                g.pick(
-                    (
-                        "Thank you for your patience.",
-                        "We look forward to seeing you.",
-                        "Thank you for being our patient.",
-                    )
-                )
-            ),
-            _p(
-                g.pick(("Sincerely,", "Warm regards,", "With thanks,"))
+                g.pick(_OTHER("announcement", "closing"))
                 + " "
-                + g.pick(("Practice Administrator", "The Staff", g.person()))
+                + g.pick((*_OTHER("announcement", "signed"), g.person()))
             ),
         ]
-    return [  # nearly empty: a cover or blank page
-        _p(
-            g.pick(
-                (
-                    "This page intentionally left blank.",
-                    "Continued on next page.",
-                    "End of document.",
-                    "Scanned document",
-                    "Attachment",
-                    "Page 2",
-                )
-            )
-        ),
-    ]
+    return [_p(g.pick(_OTHER("blank_page")))]  # nearly empty: a cover or blank page
 
 
 _BODIES: Final[dict[str, Callable[[_Gen], list[Block]]]] = {
@@ -2282,9 +1383,9 @@ def generate_document(doc_type: str, seed: int) -> CorpusDoc:
 # --------------------------------------------------------------------------- text-level OCR noise
 
 _CONFUSIONS: Final = {
-    "l": ("1", "I", "|"), "I": ("l", "1"), "O": ("0",), "o": ("0", "c"), "0": ("O",), "1": ("l", "I"), "S": ("5",),
-    "5": ("S",), "e": ("c",), "c": ("e",), "rn": ("m",), "m": ("rn",), "cl": ("d",), "B": ("8",), "i": ("l", "1"),
-    "h": ("b",), "n": ("ri",), "u": ("ii",), "a": ("o",), "t": ("f",),
+    "l": ("1", "I", "|"), "I": ("l", "1"), "O": ("0",), "o": ("0", "c"), "0": ("O",), "1": ("l", "I"),
+    "S": ("5",), "5": ("S",), "e": ("c",), "c": ("e",), "rn": ("m",), "m": ("rn",), "cl": ("d",), "B": ("8",),
+    "i": ("l", "1"), "h": ("b",), "n": ("ri",), "u": ("ii",), "a": ("o",), "t": ("f",),
 }  # fmt: skip
 
 

@@ -2,8 +2,9 @@
 
 The shipped corpus (``classify/model/corpus-v2.jsonl.gz``) is made by :func:`build_corpus`
 from two template families: the forms-style documents of :mod:`.forms` (face sheets, lab
-tables, prescriptions...) and the clinical-style notes of :mod:`.clinical` (dictations,
-letters, office notes, read from the data files in ``templates/``). Per type, some
+tables, prescriptions..., their wording read from ``templates/forms/``) and the
+clinical-style notes of :mod:`.clinical` (dictations, letters, office notes, read from the
+data files in ``templates/``). Per type, some
 documents are rendered as scanned pages (150 or 200 dpi, some blurred or speckled) and
 read by the project's own tesseract wrapper, so the model learns real OCR noise; many
 more are kept as text with simulated OCR damage, for breadth. ``make model`` rebuilds it:
