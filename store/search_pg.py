@@ -8,18 +8,23 @@ as :func:`chartclerk.store.search.fts_terms` reads them) become one quoted phras
 and type filters are a join to the document (its indexed ``patient_mrn`` and ``doc_type``).
 A search runs in one read transaction, with the same bounds as the FTS5 path:
 
-1. Single words only: the matching pages are counted up to ``COUNT_CAP`` (2,000).
-2. Fewer (a selective query): every match is ranked by ``ts_rank`` (length-normalized).
+1. Single words: the matching pages are estimated by the planner (ANALYZE's statistics of
+   the lexemes; an exact count would pass over every page holding a common word).
+2. Fewer than ``COUNT_CAP`` (2,000; a selective query): every match, found with the GIN
+   index, is ranked by ``ts_rank`` (length-normalized).
 3. Otherwise (a common word, or a phrase as in FTS5): only the newest
-   ``max(WINDOW, limit)`` (200) matching pages (highest page ids, filters included) are
-   ranked; older matches are neither ranked nor returned, so a word on nearly every page
-   costs no more than a rarer one.
+   ``max(WINDOW, limit)`` (200) matching pages (highest page ids, filters included; found in
+   page-id ranges from the newest, a short walk of the primary key) are ranked; older
+   matches are neither ranked nor returned, so a word on nearly every page costs no more
+   than a rarer one. A phrase of common words is the costly case: PostgreSQL checks word
+   positions on each page holding both words until the window is full.
 4. Hits: the best ``limit`` (ties: older page first); ``ts_headline`` (the costly part: it
    parses the page text again) only on those.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -36,6 +41,7 @@ __all__ = ["TS_CONFIG", "search_pg", "websearch_text"]
 
 TS_CONFIG = "chartclerk"  # made by migration 0011
 _HEADLINE = 'StartSel="[", StopSel="]", MaxWords=24, MinWords=10, ShortWord=0, MaxFragments=1'
+_RANGES = 2  # page-id ranges walked by primary key before the GIN index takes the rest
 _QUERY = f"websearch_to_tsquery('{TS_CONFIG}', :q)"
 
 
@@ -49,7 +55,7 @@ def search_pg(
     session: Session, terms: list[list[str]], *, patient: str | None, doc_type: str | None, limit: int
 ) -> list[SearchHit]:
     """The best ``limit`` pages matching every term and filter (see the module doc)."""
-    params: dict[str, Any] = {"q": websearch_text(terms), "cap": fts5.COUNT_CAP, "limit": limit}
+    params: dict[str, Any] = {"q": websearch_text(terms)}
     scope = ""
     if patient is not None:
         mrns = list(session.scalars(_patient_mrns(patient)))
@@ -63,23 +69,57 @@ def search_pg(
     join = " JOIN documents AS d ON d.id = p.document_id" if scope else ""
     matches = f"FROM pages AS p{join} WHERE p.tsv @@ {_QUERY}{scope}"
     window = max(fts5.WINDOW, limit)
-    if all(len(t) == 1 for t in terms):  # a phrase is always ranked in the window, as in FTS5
-        count = session.execute(
-            text(f"SELECT count(*) FROM (SELECT 1 {matches} LIMIT :cap) AS m"), params
-        ).scalar()
-        if (count or 0) < fts5.COUNT_CAP:
-            window = fts5.COUNT_CAP
-    params["window"] = window
-    ranked = session.execute(
-        text(
-            f"SELECT c.id, ts_rank(c.tsv, {_QUERY}, 1) AS score"
-            f" FROM (SELECT p.id, p.tsv {matches} ORDER BY p.id DESC LIMIT :window) AS c"
-            " ORDER BY score DESC, c.id LIMIT :limit"
-        ),
-        params,
-    ).all()
+    top = int(session.execute(text("SELECT max(id) FROM pages")).scalar() or 0)
+    if any(len(t) > 1 for t in terms):  # a phrase: the newest window only, as in FTS5
+        candidates = _newest(session, matches, params, window, top, _estimate(session, matches, params))
+    else:
+        estimate = _estimate(session, matches, params)
+        if estimate >= fts5.COUNT_CAP:  # a common word: the newest window only
+            candidates = _newest(session, matches, params, window, top, estimate)
+        else:  # a selective query: every match (found with the GIN index)
+            rows = session.execute(text(f"SELECT p.id, ts_rank(p.tsv, {_QUERY}, 1) {matches}"), params).all()
+            candidates = [(int(r[0]), float(r[1])) for r in rows]
+    ranked = sorted(candidates, key=lambda c: (-c[1], c[0]))[:limit]
     phrases = [[w.lower() for w in t] for t in terms if len(t) > 1]
-    return _hits(session, params["q"], [(int(row[0]), float(row[1])) for row in ranked], phrases)
+    return _hits(session, params["q"], ranked, phrases)
+
+
+def _estimate(session: Session, matches: str, params: dict[str, Any]) -> float:
+    """The planner's estimate of the matching pages (from ANALYZE's lexeme statistics): the
+    price of an exact count is a pass over every page holding a common word."""
+    plan = session.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 {matches}"), params).scalar()
+    data = json.loads(plan) if isinstance(plan, str) else plan
+    return float(data[0]["Plan"]["Plan Rows"])
+
+
+def _newest(
+    session: Session, matches: str, params: dict[str, Any], count: int, top: int, estimate: float
+) -> list[tuple[int, float]]:
+    """Up to ``count`` matches with their ts_rank, newest first, looked for in page-id ranges
+    from the newest (``top``): the first sized from the estimated share of matching pages, the
+    next four times larger; in them PostgreSQL walks the primary key and tests each page (a GIN
+    bitmap would list every page holding a common word). What is still missing then is looked
+    for in the older pages through the GIN index."""
+    found: list[tuple[int, float]] = []
+    share = min(1.0, max(estimate, 1.0) / max(top, 1))
+    high, span = top, max(2 * count, int(1.5 * count / share))
+    for attempt in range(_RANGES + 1):
+        if high < 1 or len(found) >= count:
+            break
+        # After _RANGES ranges the term is rarer than estimated: the rest through the GIN index
+        # (ordering by an expression keeps the planner off the primary key walk).
+        low = max(1, high - span + 1) if attempt < _RANGES else 1
+        order = "p.id DESC" if attempt < _RANGES else "p.id + 0 DESC"
+        rows = session.execute(
+            text(
+                f"SELECT p.id, ts_rank(p.tsv, {_QUERY}, 1) {matches}"
+                f" AND p.id BETWEEN :low AND :high ORDER BY {order} LIMIT :need"
+            ),
+            {**params, "low": low, "high": high, "need": count - len(found)},
+        ).all()
+        found += [(int(r[0]), float(r[1])) for r in rows]
+        high, span = low - 1, span * 4
+    return found
 
 
 def _hits(
