@@ -88,7 +88,7 @@ def _estimate(session: Session, matches: str, params: dict[str, Any]) -> float:
     """The planner's estimate of the matching pages (from ANALYZE's lexeme statistics): the
     price of an exact count is a pass over every page holding a common word."""
     plan = session.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 {matches}"), params).scalar()
-    data = json.loads(plan) if isinstance(plan, str) else plan
+    data: Any = json.loads(plan) if isinstance(plan, str) else plan
     return float(data[0]["Plan"]["Plan Rows"])
 
 
