@@ -165,9 +165,9 @@ def main() -> None:
             f"worker bookkeeping (two page_jobs transactions) {bookkeeping * 1000:.2f} ms; "
             f"wall difference {(celery[0] - local[0]) / pages * 1000:+.0f} ms"
         )
-        print(
-            f"database per page (pages and documents tables with their indexes, GIN included): {stored} bytes"
-        )
+        print(f"page text and word boxes stored per page: {float(stored or 0) / 1024:.1f} KiB (mean)")
+        pdfs = sum(f.stat().st_size for f in (home / "celery" / "documents").rglob("*.pdf"))
+        print(f"searchable PDFs per page: {pdfs / pages / 1024:.0f} KiB ({args.dpi} dpi)")
     finally:
         for worker in workers:
             worker.terminate()
