@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 APT_RUN := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd poppler-utils wamerican
-APT_TEST := $(APT_RUN) fonts-dejavu-core fonts-liberation chromium
+APT_TEST := $(APT_RUN) fonts-dejavu-core fonts-liberation chromium postgresql redis-server
 PYTEST_ARGS ?=
 
 .PHONY: run test test-fast lint system-deps system-deps-test bench-env clean model

@@ -169,12 +169,12 @@ def ingest(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from chartclerk.timing import add_times
-    from chartclerk.workers import make_pool
+    from chartclerk.workers import make_executor
 
     settings = _settings(ctx, workers=workers)
     started = time.perf_counter()
     columns = (TextColumn("pages"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with make_pool(settings.workers) as pool:  # first: the workers' imports overlap ours
+    with make_executor(settings) as pool:  # first: the workers' imports overlap ours
         from chartclerk.pipeline import ingest_files
 
         with (
@@ -241,7 +241,7 @@ def watch(
     """
     from chartclerk.ingest.watch import watch_inbox
     from chartclerk.pipeline import handle_inbox_file
-    from chartclerk.workers import make_pool
+    from chartclerk.workers import make_executor
 
     settings = _settings(ctx, inbox=inbox)
     stop = threading.Event()
@@ -251,7 +251,7 @@ def watch(
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    with _archive(settings) as archive, make_pool(settings.workers) as pool:
+    with _archive(settings) as archive, make_executor(settings) as pool:
         archive.recover()  # what a crashed run left behind, when no other process is in the archive
 
         def handle(path: Path) -> None:
@@ -493,6 +493,58 @@ def _parse_since(since: str | None) -> dt.datetime | None:
     except ValueError as e:
         raise typer.BadParameter("expected a date like 2024-01-31", param_hint="--since") from e
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", "-c", min=1, help="Page processes (default: config workers)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Celery node name (default: random@host).")
+    ] = None,
+) -> None:
+    """Read pages sent by ingest and watch through the broker (config `broker`), until stopped.
+    Run it on any machine that reaches the broker and the database and mounts the archive
+    folder at the same path.
+
+    Example: chartclerk worker --concurrency 4
+    """
+    from chartclerk.distributed import run_worker
+
+    settings = _settings(ctx)
+    if settings.broker is None:
+        typer.echo("error: no broker in the config (broker: redis://host:6379/0)", err=True)
+        raise typer.Exit(ExitCode.config)
+    with _archive(settings):
+        pass  # creates or upgrades the schema before the first page job
+    run_worker(settings, concurrency or settings.workers, name)
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Page jobs of distributed ingest: queued, in flight, done and failed per worker, and the
+    jobs waiting in the broker, so an operator sees a backlog drain.
+
+    Example: chartclerk status
+    """
+    import dataclasses
+
+    from chartclerk.distributed import queue_status
+
+    settings = _settings(ctx)
+    with _archive(settings) as archive:
+        report = queue_status(settings, archive.engine)
+    if as_json:
+        _echo_json(dataclasses.asdict(report))
+        return
+    waiting = "unknown (broker unreachable)" if report.waiting_in_broker is None else report.waiting_in_broker
+    typer.echo(f"waiting in the broker: {waiting if settings.broker else 'no broker configured'}")
+    typer.echo(f"{'worker':<40} {'queued':>8} {'running':>8} {'done':>8} {'failed':>8}")
+    for w in report.workers:
+        typer.echo(f"{w.worker:<40} {w.queued:>8} {w.running:>8} {w.done:>8} {w.failed:>8}")
 
 
 @app.command()

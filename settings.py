@@ -178,11 +178,34 @@ class ReleaseSettings(_Section):
     )
 
 
+class DistributedSettings(_Section):
+    """Celery page jobs (used when ``broker`` is set; chartclerk.distributed)."""
+
+    visibility_timeout_seconds: int = Field(
+        3600,
+        ge=60,
+        le=86400,
+        description="Redis redelivers a page job not acknowledged after this long: keep it above the "
+        "longest page job (rasterize and OCR time limits).",
+    )
+    max_attempts: int = Field(
+        3, ge=1, le=20, description="Deliveries a page may start (kill its worker) before its file fails."
+    )
+    poll_seconds: float = Field(
+        0.2, ge=0.01, le=10, description="How often the submitting process looks for finished pages."
+    )
+
+
 class Settings(_Section):
     inbox: Path = Field(Path("inbox"), description="Folder the watcher takes new scans from.")
     archive: Path = Field(Path("archive"), description="Folder originals, PDFs and the database live in.")
     database: str | None = Field(
         None, description="SQLAlchemy URL; default sqlite:///<archive>/chartclerk.db."
+    )
+    broker: str | None = Field(
+        None,
+        description="Celery broker URL (redis://host:6379/0, or amqp:// for RabbitMQ): ingest and watch "
+        "send page jobs to `chartclerk worker` processes; null: a local process pool.",
     )
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
@@ -197,6 +220,7 @@ class Settings(_Section):
     watch: WatchSettings = WatchSettings()
     web: WebSettings = WebSettings()
     release: ReleaseSettings = ReleaseSettings()
+    distributed: DistributedSettings = DistributedSettings()
 
     @field_validator("workers", mode="before")
     @classmethod

@@ -1,5 +1,8 @@
-"""Executors that run per-page work: a process pool in production, a serial
-executor in tests and for one-page jobs."""
+"""Executors that run per-page work: a process pool in production, Celery workers when a
+broker is configured, a serial executor in tests and for one-page jobs.
+
+:func:`make_executor` is the one place that picks between the local pool and Celery; the
+pipeline sees a ``concurrent.futures.Executor`` either way."""
 
 from __future__ import annotations
 
@@ -9,7 +12,10 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from multiprocessing import forkserver
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    from chartclerk.settings import Settings
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -50,3 +56,13 @@ def make_pool(workers: int) -> Executor:
     # then runs on the other core while this process opens the archive.
     forkserver.ensure_running()
     return pool
+
+
+def make_executor(settings: Settings) -> Executor:
+    """Celery workers (chartclerk.distributed) when ``settings.broker`` is set, else a local
+    pool of ``settings.workers`` processes."""
+    if settings.broker is not None:
+        from chartclerk.distributed import CeleryExecutor
+
+        return CeleryExecutor(settings)
+    return make_pool(settings.workers)

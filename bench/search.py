@@ -1,6 +1,7 @@
 """Search latency over a large synthetic archive.
 
     .venv/bin/python bench/search.py [--pages 1000000] [--queries 200] [--db PATH] [--cli-runs 5]
+        [--backend sqlite|postgresql|both] [--pg-url URL]
 
 Builds (once; reused when --db exists) an archive of `--pages` synthetic pages:
 5 pages per document, 10,000 patients, 13 document types, each page 150 words.
@@ -18,7 +19,9 @@ and type-filtered one-word queries, and prints p50/p95/p99 in ms with the mean
 number of hits; then the audit-log write alone (part of every search), and the wall
 time of `chartclerk search` run as a new process (start-up and imports included).
 An existing --db is reused as it is (opening it first upgrades its schema, which can
-take minutes).
+take minutes). ``--backend postgresql`` (or ``both``, one after the other in one run) builds
+the same pages with COPY into a throwaway PostgreSQL (tests/services.py; or ``--pg-url``, an
+empty database) and times the same queries through chartclerk.store.search_pg.
 """
 
 from __future__ import annotations
@@ -31,10 +34,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
 
 from chartclerk.classify.doctype import DOC_TYPES
-from chartclerk.settings import load_settings
+from chartclerk.settings import Settings, load_settings
 from chartclerk.store import Archive
 
 TYPES = DOC_TYPES
@@ -66,57 +73,122 @@ def _pseudo_words(count: int, rng: random.Random) -> list[str]:
     ]
 
 
-def build(db: Path, pages: int, seed: int) -> float:
+_PATIENTS = [(f"{10_000_000 + i}", f"{10_000_000 + i}", f"LAST{i}", f"FIRST{i}", "1960-01-01", "F", "L000")
+             for i in range(10_000)]  # fmt: skip
+_DOC_SQL = (
+    "INSERT INTO documents (id, source_sha256, first_page, last_page, doc_type, loinc,"
+    " type_confidence, patient_mrn, patient_confidence, status, review_reason, match_reason,"
+    " candidates_json, pdf_path, pdf_sha256, created_at, updated_at) VALUES (?, '0', ?, ?, ?,"
+    " NULL, 0.9, ?, 1.0, 'filed', NULL, 'bench', '[]', 'documents/x.pdf', 'x', '2026-01-01',"
+    " '2026-01-01')"
+)
+_DOC_COPY = (
+    "COPY documents (id, first_page, last_page, doc_type, patient_mrn, source_sha256, loinc,"
+    " type_confidence, patient_confidence, status, review_reason, match_reason, candidates_json,"
+    " pdf_path, pdf_sha256, created_at, updated_at) FROM STDIN"
+)
+_DOC_REST = (
+    "0",
+    None,
+    0.9,
+    1.0,
+    "filed",
+    None,
+    "bench",
+    "[]",
+    "documents/x.pdf",
+    "x",
+    "2026-01-01",
+    "2026-01-01",
+)
+_PAGE_COLUMNS = "id, document_id, number, source_page, skew_degrees, rotation_degrees, ocr_confidence, text"
+
+
+def generate(pages: int, seed: int) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]]]]:
+    """(document row, its 5 page rows), the same for every backend."""
     rng = random.Random(seed)
     weights = [1.0 / (rank + 1) ** 0.9 for rank in range(len(WORDS))]
     tail = _pseudo_words(30_000, rng)
     tail_weights = [1.0 / (rank + 1) ** 1.05 for rank in range(len(tail))]
+    page_id = 0
+    for doc in range(1, pages // 5 + 1):
+        mrn = _PATIENTS[rng.randrange(len(_PATIENTS))][0]
+        rows = []
+        for number in range(1, 6):
+            page_id += 1
+            words = rng.choices(WORDS, weights=weights, k=50) + rng.choices(tail, weights=tail_weights, k=100)
+            rng.shuffle(words)
+            rows.append((page_id, doc, number, number, 0.0, 0, 90.0, " ".join(words)))
+        yield (doc, doc * 5 - 4, doc * 5, TYPES[doc % len(TYPES)], mrn), rows
+
+
+def build(db: Path, pages: int, seed: int) -> float:
     start = time.perf_counter()
     con = sqlite3.connect(db)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=OFF")
-    patients = [(f"{10_000_000 + i}", f"{10_000_000 + i}", f"LAST{i}", f"FIRST{i}", "1960-01-01", "F", "L000")
-                for i in range(10_000)]  # fmt: skip
     con.executemany(
         "INSERT INTO patients (mrn, mrn_norm, last, first, dob, sex, last_key) VALUES (?,?,?,?,?,?,?)",
-        patients,
+        _PATIENTS,
     )
     con.execute(
         "INSERT INTO sources (sha256, name, size, page_count, stored_path, status, created_at)"
         " VALUES ('0' , 'synthetic.pdf', 1, ?, 'originals/x', 'complete', '2026-01-01')",
         (pages,),
     )
-    docs = pages // 5
-    page_id = 0
-    for doc in range(1, docs + 1):
-        mrn = patients[rng.randrange(len(patients))][0]
-        con.execute(
-            "INSERT INTO documents (id, source_sha256, first_page, last_page, doc_type, loinc,"
-            " type_confidence, patient_mrn, patient_confidence, status, review_reason, match_reason,"
-            " candidates_json, pdf_path, pdf_sha256, created_at, updated_at) VALUES (?, '0', ?, ?, ?,"
-            " NULL, 0.9, ?, 1.0, 'filed', NULL, 'bench', '[]', 'documents/x.pdf', 'x', '2026-01-01',"
-            " '2026-01-01')",
-            (doc, doc * 5 - 4, doc * 5, TYPES[doc % len(TYPES)], mrn),
-        )
-        rows = []
-        for number in range(1, 6):
-            page_id += 1
-            words = rng.choices(WORDS, weights=weights, k=50) + rng.choices(tail, weights=tail_weights, k=100)
-            rng.shuffle(words)
-            text = " ".join(words)
-            rows.append((page_id, doc, number, number, 0.0, 0, 90.0, text))
-        con.executemany(
-            "INSERT INTO pages (id, document_id, number, source_page, skew_degrees, rotation_degrees,"
-            " ocr_confidence, text) VALUES (?,?,?,?,?,?,?,?)",
-            rows,
-        )
-        if doc % 20_000 == 0:
+    for document, rows in generate(pages, seed):
+        con.execute(_DOC_SQL, document)
+        con.executemany(f"INSERT INTO pages ({_PAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", rows)
+        if document[0] % 20_000 == 0:
             con.commit()
-            print(f"  {doc * 5:,} pages", flush=True)
+            print(f"  {document[0] * 5:,} pages", flush=True)
     con.commit()
     con.execute("INSERT INTO pages_fts(pages_fts) VALUES ('optimize')")
     con.commit()
     con.close()
+    return time.perf_counter() - start
+
+
+def build_pg(engine: Engine, pages: int, seed: int) -> float:
+    """The same rows into PostgreSQL with COPY (pages.tsv is computed as they go in)."""
+    start = time.perf_counter()
+    raw = engine.raw_connection()
+    try:
+        pg: Any = raw.driver_connection
+        with pg.cursor() as cur:
+            with cur.copy(
+                "COPY patients (mrn, mrn_norm, last, first, dob, sex, last_key) FROM STDIN"
+            ) as copy:
+                for row in _PATIENTS:
+                    copy.write_row(row)
+            cur.execute(
+                "INSERT INTO sources (sha256, name, size, page_count, stored_path, status, created_at)"
+                " VALUES ('0', 'synthetic.pdf', 1, %s, 'originals/x', 'complete', '2026-01-01')",
+                (pages,),
+            )
+            batch: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]] = []
+            for item in generate(pages, seed):
+                batch.append(item)
+                if len(batch) == 4_000 or item[0][0] == pages // 5:
+                    with cur.copy(_DOC_COPY) as copy:
+                        for document, _ in batch:
+                            copy.write_row((*document, *_DOC_REST))
+                    with cur.copy(f"COPY pages ({_PAGE_COLUMNS}) FROM STDIN") as copy:
+                        for _, rows in batch:
+                            for row in rows:
+                                copy.write_row(row)
+                    pg.commit()
+                    print(f"  {item[0][0] * 5:,} pages", flush=True)
+                    batch = []
+            for table in ("documents", "pages"):
+                cur.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                )
+            pg.commit()
+            pg.autocommit = True
+            cur.execute("VACUUM ANALYZE")
+    finally:
+        raw.close()
     return time.perf_counter() - start
 
 
@@ -153,28 +225,69 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--db", type=Path, help="archive folder to build or reuse")
+    parser.add_argument("--db", type=Path, help="SQLite: archive folder to build or reuse")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--cli-runs", type=int, default=5, help="cold `chartclerk search` runs to time")
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql", "both"),
+        default="sqlite",
+        help="postgresql: a throwaway server (Debian postgresql), or --pg-url",
+    )
+    parser.add_argument("--pg-url", help="an empty PostgreSQL database (postgresql+psycopg://...)")
     args = parser.parse_args()
-    home = args.db or Path(tempfile.mkdtemp(prefix="cc-search-"))
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "config.yaml"
-    config.write_text("inbox: inbox\narchive: archive\ndatabase: null\nworkers: 1\n")
-    settings = load_settings(config)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    server = None
+    try:
+        for backend in backends:
+            home = args.db if backend == "sqlite" and args.db else Path(tempfile.mkdtemp(prefix="cc-search-"))
+            home.mkdir(parents=True, exist_ok=True)
+            url = "null"
+            if backend == "postgresql":
+                if args.pg_url:
+                    url = args.pg_url
+                else:
+                    from chartclerk.tests.services import PostgresServer
+
+                    server = PostgresServer.start()
+                    url = server.create_database("bench")
+            config = home / "config.yaml"
+            config.write_text(
+                f"inbox: inbox\narchive: archive\ndatabase: '{url}'\nworkers: 1\n".replace("'null'", "null")
+            )
+            print(f"== {backend}")
+            run(load_settings(config), config, args)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def run(settings: Settings, config: Path, args: argparse.Namespace) -> None:
     db = settings.archive / "chartclerk.db"
-    fresh = not db.exists()
+    sqlite = settings.database_url.startswith("sqlite")
+    fresh = not db.exists() if sqlite else True
     t = time.perf_counter()
-    with Archive.open(settings):
-        pass  # creates the schema at the Alembic head (or upgrades a reused database)
-    if not fresh:
-        print(f"reusing {db}; opened (schema upgrade if any) in {time.perf_counter() - t:.0f} s")
-    else:
-        print(f"building {args.pages:,} pages ...", flush=True)
-        print(f"built in {build(db, args.pages, args.seed):.0f} s")
-    with sqlite3.connect(db) as con:
-        pages = con.execute("SELECT count(*) FROM pages").fetchone()[0]
-    print(f"{pages:,} pages; database {db.stat().st_size / 2**30:.2f} GiB")
+    with Archive.open(settings) as archive:  # creates the schema at the Alembic head (or upgrades it)
+        if not fresh:
+            print(f"reusing {db}; opened (schema upgrade if any) in {time.perf_counter() - t:.0f} s")
+        else:
+            print(f"building {args.pages:,} pages ...", flush=True)
+            took = (
+                build(db, args.pages, args.seed)
+                if sqlite
+                else build_pg(archive.engine, args.pages, args.seed)
+            )
+            print(f"built in {took:.0f} s")
+        with archive.engine.connect() as conn:
+            pages = conn.execute(text("SELECT count(*) FROM pages")).scalar()
+            if sqlite:
+                size = f"database {db.stat().st_size / 2**30:.2f} GiB"
+            else:
+                total, index = conn.execute(
+                    text("SELECT pg_database_size(current_database()), pg_relation_size('ix_pages_tsv')")
+                ).one()
+                size = f"database {total / 2**30:.2f} GiB, of which the GIN index {index / 2**30:.2f} GiB"
+    print(f"{pages:,} pages; {size}")
     rng = random.Random(args.seed + 1)
     n = args.queries
     rarer = WORDS[len(WORDS) * 2 // 3 :]  # the pages draw WORDS Zipf-weighted in this order

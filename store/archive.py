@@ -11,10 +11,12 @@ Files are written under a temporary name, fsynced and renamed; a document's
 database rows are written in one transaction after its PDF is in place, and the
 PDF is removed again if that transaction fails.
 
-Search (chartclerk.store.search) uses SQLite FTS5 (porter stemming; BM25 ranking of
-the newest matching pages). On other databases it falls back to a plain
-case-insensitive LIKE over page text (every term must appear; scored by the number of
-occurrences) — adequate for small archives only.
+Search uses SQLite FTS5 (chartclerk.store.search: porter stemming; BM25 ranking of
+the newest matching pages) or, on PostgreSQL, a tsvector column with a GIN index
+(chartclerk.store.search_pg, the same bounds); chartclerk.store.fulltext picks one by
+dialect. On other databases it falls back to a plain case-insensitive LIKE over page text
+(every term must appear; scored by the number of occurrences) — adequate for small
+archives only.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from chartclerk.store.db import (
     upgrade_schema,
     write_engine,
 )
+from chartclerk.store.fulltext import search_backend
 from chartclerk.store.models import (
     ArchivedDocument,
     DocumentFiles,
@@ -65,7 +68,7 @@ from chartclerk.store.models import (
 from chartclerk.store.pdf import PdfMetadata, assemble_pdf, update_pdf_metadata
 from chartclerk.store.recovery import ArchiveLock, RecoveryReport, recover_archive
 from chartclerk.store.roster import ArchiveRoster, import_patients, lookup_mrn, normalize_mrn
-from chartclerk.store.search import fts_terms, search_fts, search_like
+from chartclerk.store.search import fts_terms
 from chartclerk.store.tables import CorrectionRow, DocumentRow, PageRow, PatientRow, SourceRow, utcnow
 from chartclerk.store.verify import VerifyReport, verify_archive
 
@@ -84,7 +87,7 @@ class Archive:
         self._actor = actor or current_actor(program="chartclerk library")
         self._lock: ArchiveLock | None = None
         self._writer = write_engine(engine)
-        self._fts = engine.dialect.name == "sqlite"
+        self._search = search_backend(engine.dialect.name)
         self._roster = ArchiveRoster(engine)
 
     # -- life cycle -------------------------------------------------------------------------------
@@ -515,14 +518,14 @@ class Archive:
         filters applied first) are ranked, by the same BM25 with a common term's page
         count estimated; older matches are not returned, so narrow such a query with more
         words, ``patient`` or ``doc_type``.
-        Ties: older page first. Elsewhere: a LIKE scan scored by occurrences (small
+        Ties: older page first. PostgreSQL: the same bounds with ts_rank
+        (chartclerk.store.search_pg). Elsewhere: a LIKE scan scored by occurrences (small
         archives only). The search is recorded in the audit log."""
         terms = fts_terms(query)
         hits: list[SearchHit] = []
         if terms and limit > 0:
-            find = search_fts if self._fts else search_like
             with session_scope(self._engine) as session:
-                hits = find(session, terms, patient=patient, doc_type=doc_type, limit=limit)
+                hits = self._search(session, terms, patient=patient, doc_type=doc_type, limit=limit)
         target: dict[str, Any] = {"query": query, "patient": patient, "type": doc_type, "limit": limit}
         target = {k: v for k, v in target.items() if v is not None}
         target["documents"] = sorted({h.document_id for h in hits})

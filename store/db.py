@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "chartclerk_write"
+PG_TSV_COLUMN = "tsv"  # pages.tsv on PostgreSQL (migration 0011)
+PG_TSV_INDEX = "ix_pages_tsv"
 
 
 def is_sqlite(url: str) -> bool:
@@ -98,8 +100,11 @@ def create_sqlite_file(path: Path) -> None:
 
 
 def include_in_autogenerate(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Keep the FTS5 table and its shadow tables (made with raw SQL) out of autogenerate."""
-    return not (type_ == "table" and name is not None and name.startswith(FTS_TABLE))
+    """Keep the full-text indexes (made with raw SQL) out of autogenerate: SQLite's FTS5 table
+    and its shadow tables, PostgreSQL's ``pages.tsv`` column and its GIN index."""
+    if type_ == "table" and name is not None and name.startswith(FTS_TABLE):
+        return False
+    return not (type_ in ("column", "index") and name in (PG_TSV_COLUMN, PG_TSV_INDEX))
 
 
 def alembic_config(url: str) -> Config:

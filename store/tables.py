@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -347,3 +348,23 @@ class DisclosureRow(Base):
     user: Mapped[str] = mapped_column(String(128))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class PageJobRow(Base):
+    """One page of a file read by Celery workers (migration 0011; chartclerk.distributed).
+
+    Keyed by (source sha256, page): ``job`` is the current submission (a delivery of an older
+    one is ignored), ``attempts`` counts deliveries that started the page, ``result`` is the
+    pickled page outcome once read (written once: a page read twice is stored once)."""
+
+    __tablename__ = "page_jobs"
+
+    source_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    page: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # queued, running, done, failed
+    attempts: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(256))
+    error: Mapped[str | None] = mapped_column(String(512))
+    result: Mapped[bytes | None] = mapped_column(LargeBinary)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

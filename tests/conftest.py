@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh archive per test, synthetic patients, a serial executor."""
+"""Shared fixtures: a fresh archive per test, synthetic patients, a serial executor, and the
+throwaway PostgreSQL and Redis servers of the tests that run on them (tests/services.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from chartclerk.classify import Patient
 from chartclerk.settings import Settings, load_settings
 from chartclerk.store import Archive
 from chartclerk.tests.scans import FakePatient, make_roster
+from chartclerk.tests.services import PostgresServer, RedisServer
 from chartclerk.workers import SerialExecutor
 
 
@@ -36,3 +38,33 @@ def archive(settings: Settings, roster: list[FakePatient]) -> Iterator[Archive]:
 @pytest.fixture
 def serial() -> SerialExecutor:
     return SerialExecutor()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster for the whole run (started on first use), removed at the end."""
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis server for the whole run (started on first use), removed at the end."""
+    server = RedisServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """The archive database of a test that runs on both backends: None (SQLite in the archive
+    folder) or a fresh PostgreSQL database. ``@sqlite_only`` (tests/services.py) narrows it."""
+    if request.param == "sqlite":
+        return None
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database()

@@ -25,6 +25,7 @@ COMMANDS += ["classify", "train"]  # document typing
 COMMANDS += ["serve", "users add", "users list", "users disable", "users reset"]  # web app
 COMMANDS += ["release new", "release list", "release extend", "release deny", "release packet"]  # release
 COMMANDS += ["restrict", "disclosures", "fhir export"]  # release of information
+COMMANDS += ["worker", "status"]  # distributed page work
 
 
 def run(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -1,5 +1,8 @@
 """Search: scope tokens kept in sync, exact filters, bounded ranking of common terms, migration 0004.
 
+The archive of each test runs on SQLite (FTS5) and on PostgreSQL (tsvector, GIN); tests of
+FTS5's own machinery are marked ``@sqlite_only``.
+
 Every test builds its own small archive of synthetic pages (no OCR); the common-term path
 is exercised by lowering ``search.COUNT_CAP`` so that any term counts as common."""
 
@@ -22,6 +25,7 @@ from chartclerk.store import Archive, DocumentRecord, PageRecord, SourceRecord, 
 from chartclerk.store import search as search_module
 from chartclerk.store.db import alembic_config
 from chartclerk.store.search import _phrase_counts, scope_token
+from chartclerk.tests.services import sqlite_only
 
 PATIENTS = [
     Patient(mrn="000123", last="Smith", first="Anna", dob=dt.date(1960, 2, 1), sex="F"),
@@ -32,8 +36,8 @@ PATHS = ("selective", "common")  # FTS5's bm25() over all matches / BM25 over th
 
 
 @pytest.fixture
-def archive(settings: Settings) -> Iterator[Archive]:
-    with Archive.open(settings) as opened:
+def archive(settings: Settings, database_url: str | None) -> Iterator[Archive]:
+    with Archive.open(settings.model_copy(update={"database": database_url})) as opened:
         opened.import_patients(PATIENTS)
         yield opened
 
@@ -107,6 +111,9 @@ def found(archive: Archive, query: str, **filters: str) -> list[tuple[int, int]]
 
 def index_ok(archive: Archive) -> bool:
     with archive.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            stale = "SELECT count(*) FROM pages WHERE tsv IS DISTINCT FROM to_tsvector('chartclerk', text)"
+            return conn.exec_driver_sql(stale).scalar() == 0
         conn.exec_driver_sql("INSERT INTO pages_fts(pages_fts, rank) VALUES ('integrity-check', 1)")
     return True
 
@@ -114,6 +121,7 @@ def index_ok(archive: Archive) -> bool:
 # -- scope ----------------------------------------------------------------------------------------
 
 
+@sqlite_only
 def test_scope_tokens_match_the_migration_sql(archive: Archive, tmp_path: Path, page_pdf: Path) -> None:
     doc = add_document(archive, tmp_path, page_pdf, ["x"], mrn="A-89/0", doc_type="progress_note")
     with archive.engine.connect() as conn:
@@ -220,6 +228,7 @@ def test_phrases_rank_the_newest_window(
     assert [h.page for h in archive.search('"heart failure"', limit=4)] == [1, 5, 2, 3]  # limit > WINDOW
 
 
+@sqlite_only
 def test_common_path_scores_equal_fts5_bm25(
     archive: Archive, tmp_path: Path, page_pdf: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

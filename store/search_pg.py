@@ -1,0 +1,170 @@
+"""Full-text search over the archive's pages on PostgreSQL: a tsvector column with a GIN index.
+
+Migration 0011 gives every page a generated column ``pages.tsv`` (the ``chartclerk`` text
+search configuration: English Snowball stemming without stop words, accents removed, as
+SQLite's ``porter unicode61``) and a GIN index on it. The user's terms (words and phrases,
+as :func:`chartclerk.store.search.fts_terms` reads them) become one quoted phrase each for
+``websearch_to_tsquery``, ANDed, so no operator the user types is interpreted. The patient
+and type filters are a join to the document (its indexed ``patient_mrn`` and ``doc_type``).
+A search runs in one read transaction, with the same bounds as the FTS5 path:
+
+1. Single words: the matching pages are estimated by the planner (ANALYZE's statistics of
+   the lexemes; an exact count would pass over every page holding a common word).
+2. Fewer than ``COUNT_CAP`` (2,000; a selective query): every match, found with the GIN
+   index, is ranked by ``ts_rank`` (length-normalized).
+3. Otherwise (a common word, or a phrase as in FTS5): only the newest
+   ``max(WINDOW, limit)`` (200) matching pages (highest page ids, filters included; found in
+   page-id ranges from the newest, a short walk of the primary key) are ranked; older
+   matches are neither ranked nor returned, so a word on nearly every page costs no more
+   than a rarer one. A phrase of common words is the costly case: PostgreSQL checks word
+   positions on each page holding both words until the window is full.
+4. Hits: the best ``limit`` (ties: older page first); ``ts_headline`` (the costly part: it
+   parses the page text again) only on those.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from chartclerk.store import search as fts5  # the bounds (COUNT_CAP, WINDOW) are shared
+from chartclerk.store.models import SearchHit
+from chartclerk.store.roster import normalize_mrn
+from chartclerk.store.tables import PatientRow
+
+__all__ = ["TS_CONFIG", "search_pg", "websearch_text"]
+
+TS_CONFIG = "chartclerk"  # made by migration 0011
+_HEADLINE = 'StartSel="[", StopSel="]", MaxWords=24, MinWords=10, ShortWord=0, MaxFragments=1'
+_RANGES = 2  # page-id ranges walked by primary key before the GIN index takes the rest
+_QUERY = f"websearch_to_tsquery('{TS_CONFIG}', :q)"
+
+
+def websearch_text(terms: Sequence[Sequence[str]]) -> str:
+    """The terms as websearch_to_tsquery input: each a double-quoted phrase (words hold letters
+    and digits only, so nothing in them is an operator), ANDed."""
+    return " ".join('"' + " ".join(words) + '"' for words in terms)
+
+
+def search_pg(
+    session: Session, terms: list[list[str]], *, patient: str | None, doc_type: str | None, limit: int
+) -> list[SearchHit]:
+    """The best ``limit`` pages matching every term and filter (see the module doc)."""
+    params: dict[str, Any] = {"q": websearch_text(terms)}
+    scope = ""
+    if patient is not None:
+        mrns = list(session.scalars(_patient_mrns(patient)))
+        if not mrns:
+            return []  # no roster patient has that MRN
+        scope += " AND d.patient_mrn = ANY(:mrns)"
+        params["mrns"] = mrns
+    if doc_type is not None:
+        scope += " AND d.doc_type = :doc_type"
+        params["doc_type"] = doc_type
+    join = " JOIN documents AS d ON d.id = p.document_id" if scope else ""
+    matches = f"FROM pages AS p{join} WHERE p.tsv @@ {_QUERY}{scope}"
+    window = max(fts5.WINDOW, limit)
+    top = int(session.execute(text("SELECT max(id) FROM pages")).scalar() or 0)
+    if any(len(t) > 1 for t in terms):  # a phrase: the newest window only, as in FTS5
+        candidates = _newest(session, matches, params, window, top, _estimate(session, matches, params))
+    else:
+        estimate = _estimate(session, matches, params)
+        if estimate >= fts5.COUNT_CAP:  # a common word: the newest window only
+            candidates = _newest(session, matches, params, window, top, estimate)
+        else:  # a selective query: every match (found with the GIN index)
+            rows = session.execute(text(f"SELECT p.id, ts_rank(p.tsv, {_QUERY}, 1) {matches}"), params).all()
+            candidates = [(int(r[0]), float(r[1])) for r in rows]
+    ranked = sorted(candidates, key=lambda c: (-c[1], c[0]))[:limit]
+    phrases = [[w.lower() for w in t] for t in terms if len(t) > 1]
+    return _hits(session, params["q"], ranked, phrases)
+
+
+def _estimate(session: Session, matches: str, params: dict[str, Any]) -> float:
+    """The planner's estimate of the matching pages (from ANALYZE's lexeme statistics): the
+    price of an exact count is a pass over every page holding a common word."""
+    plan = session.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 {matches}"), params).scalar()
+    data: Any = json.loads(plan) if isinstance(plan, str) else plan
+    return float(data[0]["Plan"]["Plan Rows"])
+
+
+def _newest(
+    session: Session, matches: str, params: dict[str, Any], count: int, top: int, estimate: float
+) -> list[tuple[int, float]]:
+    """Up to ``count`` matches with their ts_rank, newest first, looked for in page-id ranges
+    from the newest (``top``): the first sized from the estimated share of matching pages, the
+    next four times larger; in them PostgreSQL walks the primary key and tests each page (a GIN
+    bitmap would list every page holding a common word). What is still missing then is looked
+    for in the older pages through the GIN index."""
+    found: list[tuple[int, float]] = []
+    share = min(1.0, max(estimate, 1.0) / max(top, 1))
+    high, span = top, max(2 * count, int(1.5 * count / share))
+    for attempt in range(_RANGES + 1):
+        if high < 1 or len(found) >= count:
+            break
+        # After _RANGES ranges the term is rarer than estimated: the rest through the GIN index
+        # (ordering by an expression keeps the planner off the primary key walk).
+        low = max(1, high - span + 1) if attempt < _RANGES else 1
+        order = "p.id DESC" if attempt < _RANGES else "p.id + 0 DESC"
+        rows = session.execute(
+            text(
+                f"SELECT p.id, ts_rank(p.tsv, {_QUERY}, 1) {matches}"
+                f" AND p.id BETWEEN :low AND :high ORDER BY {order} LIMIT :need"
+            ),
+            {**params, "low": low, "high": high, "need": count - len(found)},
+        ).all()
+        found += [(int(r[0]), float(r[1])) for r in rows]
+        high, span = low - 1, span * 4
+    return found
+
+
+def _hits(
+    session: Session, q: str, ranked: list[tuple[int, float]], phrases: list[list[str]]
+) -> list[SearchHit]:
+    if not ranked:
+        return []
+    rows = session.execute(
+        text(
+            "SELECT p.id, p.document_id, p.number,"
+            f" ts_headline('{TS_CONFIG}', translate(p.text, '[]', '()'), {_QUERY}, :options),"
+            " d.doc_type, d.patient_mrn, s.name"
+            " FROM pages AS p JOIN documents AS d ON d.id = p.document_id"
+            " JOIN sources AS s ON s.sha256 = d.source_sha256 WHERE p.id = ANY(:ids)"
+        ),
+        {"q": q, "options": _HEADLINE, "ids": [page_id for page_id, _ in ranked]},
+    ).all()
+    by_id = {row[0]: row for row in rows}
+    return [
+        SearchHit(
+            document_id=row[1],
+            page=row[2],
+            snippet=_clean_snippet(row[3], phrases),
+            score=score,
+            doc_type=row[4],
+            patient_mrn=row[5],
+            source=row[6],
+        )
+        for page_id, score in ranked
+        if (row := by_id.get(page_id)) is not None
+    ]
+
+
+def _clean_snippet(raw: str | None, phrases: list[list[str]]) -> str:
+    """One line, matches in [ ]; ts_headline marks the words of a phrase one by one: a run of
+    marked words that reads as a phrase of the query becomes one marked stretch, as in FTS5."""
+    snippet = " ".join((raw or "").split())
+    for words in sorted(phrases, key=len, reverse=True):
+        pattern = r"\s+".join(rf"\[({re.escape(w[:4])}[^\]]*)\]" for w in words)
+        snippet = re.sub(pattern, lambda m: "[" + " ".join(m.groups()) + "]", snippet, flags=re.IGNORECASE)
+    return snippet
+
+
+def _patient_mrns(patient: str) -> Any:
+    """Roster MRNs equal to ``patient`` as given or without leading zeros (a select)."""
+    return select(PatientRow.mrn).where(
+        (PatientRow.mrn == patient.strip()) | (PatientRow.mrn_norm == normalize_mrn(patient))
+    )

@@ -1,0 +1,229 @@
+"""Distributed page work: the page job's rules on both databases, and a backlog through two real
+Celery workers (a throwaway Redis and PostgreSQL) with one worker process SIGKILLed mid-page."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from chartclerk.classify import Patient
+from chartclerk.distributed import CeleryExecutor, queue_status, read_page
+from chartclerk.ingest import PageTask, inspect_source
+from chartclerk.page_worker import PageContext
+from chartclerk.pipeline import FileOutcome, ingest_files
+from chartclerk.settings import Settings, load_settings
+from chartclerk.store import Archive
+from chartclerk.store.db import session_scope
+from chartclerk.store.tables import PageJobRow
+from chartclerk.tests.scans import FakePatient, render_document, write_pdf, write_png
+from chartclerk.tests.services import PostgresServer, RedisServer
+from chartclerk.workers import SerialExecutor
+
+DEADLINE = 240.0
+
+
+@pytest.fixture
+def page_archive(
+    settings: Settings, database_url: str | None, roster: list[FakePatient]
+) -> Iterator[Archive]:
+    with Archive.open(settings.model_copy(update={"database": database_url or settings.database})) as opened:
+        yield opened
+
+
+def _queue(archive: Archive, sha: str, page: int, job: str, attempts: int = 0) -> None:
+    with session_scope(archive.engine) as session:
+        session.merge(
+            PageJobRow(
+                source_sha256=sha,
+                page=page,
+                job=job,
+                state="queued",
+                attempts=attempts,
+                result=None,
+                error=None,
+            )
+        )
+
+
+def _row(archive: Archive, sha: str, page: int) -> PageJobRow:
+    with session_scope(archive.engine) as session:
+        row = session.get(PageJobRow, (sha, page))
+        assert row is not None
+        return row
+
+
+def test_a_page_job_is_stored_once_and_fails_after_max_attempts(
+    page_archive: Archive, settings: Settings, tmp_path: Path, roster: list[FakePatient]
+) -> None:
+    scan = tmp_path / "note.png"
+    write_png(scan, render_document("progress_note", roster[0], seed=3, dpi=150).pages[0], dpi=150)
+    source = inspect_source(scan, settings.ingest)
+    task, ctx = PageTask(source, 1), PageContext(settings.ingest, settings.ocr, page_archive.tmp_dir)
+    engine = page_archive.engine
+    _queue(page_archive, source.sha256, 1, "job1")
+    assert read_page(engine, "old", task, ctx, max_attempts=3) == "stale"  # an older submission
+    assert read_page(engine, "job1", task, ctx, max_attempts=3) == "done"
+    stored = _row(page_archive, source.sha256, 1)
+    assert stored.state == "done" and stored.attempts == 1 and stored.result
+    assert read_page(engine, "job1", task, ctx, max_attempts=3) == "already"  # redelivered: stored once
+    assert _row(page_archive, source.sha256, 1).result == stored.result
+    # Three deliveries started the page and never finished (each killed its worker): failed.
+    _queue(page_archive, source.sha256, 1, "job2", attempts=3)
+    assert read_page(engine, "job2", task, ctx, max_attempts=3) == "failed"
+    failed = _row(page_archive, source.sha256, 1)
+    assert failed.state == "failed" and failed.result is None
+    assert "stopped (killed or crashed) 3 times" in (failed.error or "")
+    report = queue_status(settings.model_copy(update={"broker": None}), engine)
+    assert sum(w.failed for w in report.workers) == 1 and report.waiting_in_broker is None
+
+
+# -- end to end -----------------------------------------------------------------------------------
+
+
+def _backlog(folder: Path, roster: list[FakePatient]) -> list[Path]:
+    folder.mkdir()
+    kinds = ["lab_report", "progress_note", "discharge_summary", "referral"]
+    paths = []
+    for i, kind in enumerate(kinds):
+        doc = render_document(kind, roster[i], seed=10 + i, dpi=150, pages=2 if i % 2 else 1)
+        path = folder / f"scan-{i}.pdf"
+        write_pdf(path, doc.pages, dpi=150)
+        paths.append(path)
+    return paths
+
+
+def _documents(archive: Archive) -> list[tuple[Any, ...]]:
+    out = []
+    for doc in archive.list_documents():
+        full = archive.get_document(doc["id"], with_text=True)
+        texts = tuple(" ".join(p["text"].split()) for p in full["pages"])
+        out.append((full["source"], tuple(doc["source_pages"]), doc["type"], doc["patient_mrn"], texts))
+    return sorted(out)
+
+
+def _start_worker(config: Path, name: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "C_FORCE_ROOT": "1"}  # pickled tasks: Celery asks to confirm running as root
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chartclerk.cli",
+            "--config",
+            str(config),
+            "worker",
+            "-c",
+            "1",
+            "--name",
+            name,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.slow
+def test_two_celery_workers_equal_the_local_pool_and_survive_a_killed_worker(
+    tmp_path: Path, roster: list[FakePatient], postgres: PostgresServer, redis_server: RedisServer
+) -> None:
+    paths = _backlog(tmp_path / "backlog", roster)
+    patients = [Patient(p.mrn, p.last, p.first, p.dob, p.sex) for p in roster]
+
+    local = load_settings(None, inbox=str(tmp_path / "in1"), archive=str(tmp_path / "local"), workers=1)
+    with Archive.open(local) as archive:
+        archive.import_patients(patients)
+        ingest_files(paths, local, archive, SerialExecutor())
+        want = _documents(archive)
+    assert len(want) == len(paths)
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"inbox: {tmp_path / 'in2'}\narchive: {tmp_path / 'shared'}\n"
+        f"database: '{postgres.create_database()}'\nbroker: '{redis_server.url()}'\nworkers: 2\n"
+        "distributed:\n  poll_seconds: 0.05\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    with Archive.open(settings) as archive:
+        archive.import_patients(patients)
+    workers = [_start_worker(config, f"w{i}@test") for i in (1, 2)]
+    try:
+        outcomes: list[FileOutcome] = []
+        with Archive.open(settings) as archive:
+            executor = CeleryExecutor(settings)
+            run = threading.Thread(
+                target=lambda: outcomes.extend(ingest_files(paths, settings, archive, executor)), daemon=True
+            )
+            run.start()
+            killed = _kill_a_worker_mid_page(archive)
+            run.join(DEADLINE)
+            assert not run.is_alive(), "ingest through Celery did not finish"
+            executor.shutdown()
+            assert [o.status for o in outcomes] == ["archived"] * len(paths), [o.error for o in outcomes]
+            assert _documents(archive) == want
+            again = _row_of(archive, killed)
+            assert again.state == "done" and again.attempts == 2  # the killed delivery, then the redelivery
+            with archive.engine.connect() as conn:
+                per_source = conn.execute(
+                    text("SELECT source_sha256, first_page, count(*) FROM documents GROUP BY 1, 2")
+                ).all()
+            assert all(n == 1 for *_, n in per_source) and len(per_source) == len(paths)
+            report = archive.verify()
+            assert report.ok, report.problems
+            status = queue_status(settings, archive.engine)
+            assert sum(w.done for w in status.workers) == sum(o.pages for o in outcomes)
+            assert status.waiting_in_broker == 0
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+def _kill_a_worker_mid_page(archive: Archive) -> tuple[str, int]:
+    """SIGKILL the worker process reading the first page seen running; returns that page's key."""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        with session_scope(archive.engine) as session:
+            row = session.execute(
+                select(PageJobRow.source_sha256, PageJobRow.page, PageJobRow.worker).where(
+                    PageJobRow.state == "running"
+                )
+            ).first()
+        if row is not None and row.worker:
+            os.kill(int(row.worker.rsplit(":", 1)[1]), signal.SIGKILL)
+            return (row.source_sha256, row.page)
+        time.sleep(0.01)
+    raise AssertionError("no page job was seen running")
+
+
+def _row_of(archive: Archive, key: tuple[str, int]) -> PageJobRow:
+    return _row(archive, *key)
+
+
+def test_status_and_worker_commands(tmp_path: Path) -> None:
+    import json
+
+    cli = str(Path(sys.executable).parent / "chartclerk")
+    config = tmp_path / "config.yaml"
+    config.write_text("inbox: inbox\narchive: archive\ndatabase: null\nworkers: 1\n", encoding="utf-8")
+    status = subprocess.run(
+        [cli, "--config", str(config), "status", "--json"], capture_output=True, text=True, check=True
+    )
+    assert json.loads(status.stdout) == {"waiting_in_broker": None, "workers": []}
+    worker = subprocess.run([cli, "--config", str(config), "worker"], capture_output=True, text=True)
+    assert worker.returncode == 6 and "no broker" in worker.stderr
