@@ -42,6 +42,16 @@ from typing import Any, Literal
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from chartclerk.store.idents import (
+    EDIT_MIN,
+    ID_MIN,
+    collapse,
+    collapsed_token,
+    deletions,
+    fold,
+    folded_token,
+    is_identifier,
+)
 from chartclerk.store.models import SearchHit
 from chartclerk.store.roster import normalize_mrn
 from chartclerk.store.tables import FTS_TABLE, DocumentRow, PageRow, PatientRow, SourceRow
@@ -116,7 +126,140 @@ class _IndexStats:
 def search_fts(
     session: Session, terms: list[list[str]], *, patient: str | None, doc_type: str | None, limit: int
 ) -> list[SearchHit]:
-    """The best ``limit`` pages matching every term and filter (see the module doc)."""
+    """The best ``limit`` pages matching every term and filter (see the module doc): exact
+    matches first, then, when a term is an identifier and fewer than ``limit`` pages matched,
+    pages where it was read with look-alikes, then (identifiers of EDIT_MIN or more
+    characters) with one character dropped or doubled."""
+    hits = _search_exact(session, terms, patient=patient, doc_type=doc_type, limit=limit)
+    codes = {i: fold("".join(t)) for i, t in enumerate(terms) if _is_code(t)}
+    if not codes or len(hits) >= limit:
+        return hits
+    mrns = list(session.scalars(_patient_mrns(patient))) if patient is not None else None
+    if mrns == []:
+        return hits
+    floor = min((h.score for h in hits), default=1.0)
+    for tier in (1, 2):
+        alternatives = {i: _code_tokens(q, tier) for i, q in codes.items()}
+        if any(not tokens for tokens in alternatives.values()):
+            continue  # a code too short for one edit more
+        seen = {(h.document_id, h.page) for h in hits}
+        found = _code_pages(session, terms, alternatives, mrns, doc_type, limit + len(seen))
+        fresh = [row for row in found if (row[1], row[2]) not in seen][: limit - len(hits)]
+        for rank, row in enumerate(fresh):
+            score = floor * 0.5**tier / (1 + 0.01 * rank)
+            hits.append(_code_hit(row, score, terms, codes, tier))
+        if len(hits) >= limit:
+            break
+    return hits
+
+
+def _is_code(term: Sequence[str]) -> bool:
+    """An identifier-like term: one word, or a few joined by hyphens ("ACC-20931")."""
+    return len(term) <= 4 and is_identifier("".join(term))
+
+
+def _code_tokens(folded: str, tier: int) -> list[str]:
+    """The idents tokens that match a folded code: itself (tier 1); one character dropped or
+    doubled (tier 2, codes of EDIT_MIN characters or more)."""
+    if tier == 1:
+        return [folded_token(folded)]
+    if len(folded) < EDIT_MIN:
+        return []
+    return [collapsed_token(folded), *(folded_token(d) for d in deletions(folded) if len(d) >= ID_MIN)]
+
+
+def _code_match(token: str, folded: str, tier: int) -> bool:
+    """Whether ``token`` as read is the code ``folded`` at this tier (for snippets)."""
+    if not is_identifier(token):
+        return False
+    mine = fold(token)
+    if mine == folded:
+        return True
+    return tier == 2 and (collapse(mine) == collapse(folded) or mine in deletions(folded))
+
+
+def _code_pages(
+    session: Session,
+    terms: list[list[str]],
+    alternatives: dict[int, list[str]],
+    mrns: list[str] | None,
+    doc_type: str | None,
+    limit: int,
+) -> list[Any]:
+    """Pages where every code term matches one of its idents tokens and every other term its
+    text, newest first: (page id, document id, page number, text, type, MRN, source)."""
+    parts = []
+    for i, term in enumerate(terms):
+        if i in alternatives:
+            parts.append("idents : (" + " OR ".join(f'"{t}"' for t in alternatives[i]) + ")")
+        else:
+            parts.append(_text_phrase(term))
+    filters = ""
+    params: dict[str, Any] = {"query": " AND ".join(parts), "limit": limit}
+    if mrns is not None:
+        filters += " AND d.patient_mrn IN (SELECT value FROM json_each(:mrns))"
+        params["mrns"] = json.dumps(mrns)
+    if doc_type is not None:
+        filters += " AND d.doc_type = :doc_type"
+        params["doc_type"] = doc_type
+    return list(
+        session.execute(
+            text(
+                "SELECT p.id, p.document_id, p.number, p.text, d.doc_type, d.patient_mrn, s.name"
+                f" FROM {FTS_TABLE} JOIN pages AS p ON p.id = {FTS_TABLE}.rowid"
+                " JOIN documents AS d ON d.id = p.document_id"
+                " JOIN sources AS s ON s.sha256 = d.source_sha256"
+                f" WHERE {FTS_TABLE} MATCH :query{filters} ORDER BY p.id DESC LIMIT :limit"
+            ),
+            params,
+        ).all()
+    )
+
+
+def _code_hit(row: Any, score: float, terms: list[list[str]], codes: dict[int, str], tier: int) -> SearchHit:
+    """A hit found through look-alikes; its snippet shows the code as it was read."""
+    return SearchHit(
+        document_id=row[1],
+        page=row[2],
+        snippet=_code_snippet(row[3] or "", terms, codes, tier),
+        score=score,
+        doc_type=row[4],
+        patient_mrn=row[5],
+        source=row[6],
+    )
+
+
+def _code_snippet(
+    page_text: str, terms: list[list[str]], codes: dict[int, str], tier: int, width: int = 60
+) -> str:
+    flat = " ".join(page_text.split()).replace("[", "(").replace("]", ")")
+    spans: list[tuple[int, int]] = []
+    for match in re.finditer(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*", flat):
+        token = match.group(0).replace("-", "")
+        if any(_code_match(token, q, tier) for q in codes.values()):
+            spans.append(match.span())
+    words = {_fold(w) for i, t in enumerate(terms) if i not in codes for w in t}
+    for match in _WORD.finditer(flat):
+        if _fold(match.group(0)) in words:
+            spans.append(match.span())
+    if not spans:
+        return flat[: width * 2]
+    spans.sort()
+    begin = max(0, spans[0][0] - width)
+    end = min(len(flat), spans[0][1] + width)
+    out, at = [], begin
+    for start, stop in spans:
+        if start < at or stop > end:
+            continue
+        out += [flat[at:start], "[", flat[start:stop], "]"]
+        at = stop
+    out.append(flat[at:end])
+    return (_ELLIPSIS if begin else "") + "".join(out) + (_ELLIPSIS if end < len(flat) else "")
+
+
+def _search_exact(
+    session: Session, terms: list[list[str]], *, patient: str | None, doc_type: str | None, limit: int
+) -> list[SearchHit]:
     mrns: list[str] | None = None
     if patient is not None:
         mrns = list(session.scalars(_patient_mrns(patient)))
