@@ -44,13 +44,18 @@ from sqlalchemy.orm import Session
 
 from chartclerk.store.idents import (
     EDIT_MIN,
+    ID_MAX,
     ID_MIN,
     collapse,
     collapsed_token,
     deletions,
     fold,
     folded_token,
+    identifier_spans,
+    insertions,
     is_identifier,
+    read_as_code,
+    substitutions,
 )
 from chartclerk.store.models import SearchHit
 from chartclerk.store.roster import normalize_mrn
@@ -128,8 +133,10 @@ def search_fts(
 ) -> list[SearchHit]:
     """The best ``limit`` pages matching every term and filter (see the module doc): exact
     matches first, then, when a term is an identifier and fewer than ``limit`` pages matched,
-    pages where it was read with look-alikes, then (identifiers of EDIT_MIN or more
-    characters) with one character dropped or doubled."""
+    pages where it was read with look-alikes. Only when neither found a page, identifiers of
+    EDIT_MIN or more characters are looked for with one character dropped or doubled, then
+    with one character changed or inserted (a neighbouring accession number is never
+    offered while the code itself is on file)."""
     hits = _search_exact(session, terms, patient=patient, doc_type=doc_type, limit=limit)
     codes = {i: fold("".join(t)) for i, t in enumerate(terms) if _is_code(t)}
     if not codes or len(hits) >= limit:
@@ -138,7 +145,7 @@ def search_fts(
     if mrns == []:
         return hits
     floor = min((h.score for h in hits), default=1.0)
-    for tier in (1, 2):
+    for tier in (1, 2, 3):
         alternatives = {i: _code_tokens(q, tier) for i, q in codes.items()}
         if any(not tokens for tokens in alternatives.values()):
             continue  # a code too short for one edit more
@@ -148,8 +155,8 @@ def search_fts(
         for rank, row in enumerate(fresh):
             score = floor * 0.5**tier / (1 + 0.01 * rank)
             hits.append(_code_hit(row, score, terms, codes, tier))
-        if len(hits) >= limit:
-            break
+        if hits:
+            break  # one edit more only when the code was found neither as typed nor through look-alikes
     return hits
 
 
@@ -160,22 +167,33 @@ def _is_code(term: Sequence[str]) -> bool:
 
 def _code_tokens(folded: str, tier: int) -> list[str]:
     """The idents tokens that match a folded code: itself (tier 1); one character dropped or
-    doubled (tier 2, codes of EDIT_MIN characters or more)."""
+    doubled (tier 2); one character changed or inserted (tier 3). Tiers 2 and 3 are for codes
+    of EDIT_MIN characters or more."""
     if tier == 1:
         return [folded_token(folded)]
     if len(folded) < EDIT_MIN:
         return []
-    return [collapsed_token(folded), *(folded_token(d) for d in deletions(folded) if len(d) >= ID_MIN)]
+    if tier == 2:
+        return [collapsed_token(folded), *(folded_token(d) for d in deletions(folded) if len(d) >= ID_MIN)]
+    return [folded_token(v) for v in (*substitutions(folded), *insertions(folded)) if len(v) <= ID_MAX]
 
 
 def _code_match(token: str, folded: str, tier: int) -> bool:
     """Whether ``token`` as read is the code ``folded`` at this tier (for snippets)."""
-    if not is_identifier(token):
+    if not read_as_code(token):
         return False
     mine = fold(token)
     if mine == folded:
         return True
-    return tier == 2 and (collapse(mine) == collapse(folded) or mine in deletions(folded))
+    if tier >= 2 and (collapse(mine) == collapse(folded) or mine in deletions(folded)):
+        return True
+    return tier == 3 and _one_change_or_insert(mine, folded)
+
+
+def _one_change_or_insert(mine: str, folded: str) -> bool:
+    if len(mine) == len(folded):
+        return sum(a != b for a, b in zip(mine, folded, strict=True)) == 1
+    return len(mine) == len(folded) + 1 and folded in deletions(mine)
 
 
 def _code_pages(
@@ -234,10 +252,9 @@ def _code_snippet(
 ) -> str:
     flat = " ".join(page_text.split()).replace("[", "(").replace("]", ")")
     spans: list[tuple[int, int]] = []
-    for match in re.finditer(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*", flat):
-        token = match.group(0).replace("-", "")
+    for start, stop, token in identifier_spans(flat):
         if any(_code_match(token, q, tier) for q in codes.values()):
-            spans.append(match.span())
+            spans.append((start, stop))
     words = {_fold(w) for i, t in enumerate(terms) if i not in codes for w in t}
     for match in _WORD.finditer(flat):
         if _fold(match.group(0)) in words:

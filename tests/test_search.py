@@ -310,9 +310,11 @@ def test_words_stay_words(archive: Archive, tmp_path: Path, page_pdf: Path) -> N
     add_document(archive, tmp_path, page_pdf, ["Claim 501O22 SOLO flight"], mrn="000123")
     assert found(archive, "5010") == []  # too short to be an identifier: exact only
     assert found(archive, "SOLO") == [(1, 1)]
-    add_document(archive, tmp_path, page_pdf, ["claim SOLOMON paid"], mrn="4567")
+    add_document(archive, tmp_path, page_pdf, ["claim Solomon paid solomon"], mrn="4567")
     assert found(archive, "5010M0N") == []  # a word on the page is never folded
     assert found(archive, "S01O22") == [(1, 1)]
+    capitals = add_document(archive, tmp_path, page_pdf, ["Member SBOVASWT"], mrn="4567")
+    assert found(archive, "SB0VASWT") == [(capitals, 1)]  # every digit read as a letter
 
 
 def test_one_edit_more_for_long_identifiers(archive: Archive, tmp_path: Path, page_pdf: Path) -> None:
@@ -326,6 +328,12 @@ def test_one_edit_more_for_long_identifiers(archive: Archive, tmp_path: Path, pa
     assert {h.document_id for h in archive.search("XK7054219", limit=5)} == {dropped, doubled}
     assert archive.search("AB12345", limit=5) == []  # 7 characters: look-alikes only, no edit
     assert short
+    changed = add_document(archive, tmp_path, page_pdf, ["Ref HEMFUDZ2S4 / 2026"], mrn="4567")  # 6 read as E
+    assert [h.document_id for h in archive.search("H6MFUDZ2S4")] == [changed]
+    assert "[HEMFUDZ2S4]" in archive.search("H6MFUDZ2S4")[0].snippet
+    # A neighbouring number is offered only while the code itself is not on file.
+    near = add_document(archive, tmp_path, page_pdf, ["Ref H6MFUDZ2S9"], mrn="4567")
+    assert [h.document_id for h in archive.search("H6MFUDZ2S9")] == [near]
 
 
 def test_identifier_index_follows_page_changes(archive: Archive, tmp_path: Path, page_pdf: Path) -> None:
