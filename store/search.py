@@ -25,7 +25,13 @@ the page text) and the filters exactly. A search runs in one read transaction:
    phrase is counted only up to WINDOW, and a lone phrase's count comes from its
    candidates.
 4. Hits: the best ``limit`` (ties: lower page id, i.e. older, first), with ``snippet()``
-   and their documents and sources.
+   and their documents and sources. Pages of superseded documents (a clerk kept another
+   scan of the same paper, chartclerk.store.dedupe) are left out.
+5. An identifier-like term (chartclerk.store.idents) found on fewer than ``limit`` pages
+   is also looked for in the ``idents`` column (migration 0009): folded for OCR
+   look-alikes, then, when nothing at all was found, with one character dropped or
+   doubled, then changed or inserted (see :func:`search_fts`). Those hits rank below
+   the exact ones; their snippets mark the code as it was read.
 """
 
 from __future__ import annotations
@@ -212,7 +218,7 @@ def _code_pages(
             parts.append("idents : (" + " OR ".join(f'"{t}"' for t in alternatives[i]) + ")")
         else:
             parts.append(_text_phrase(term))
-    filters = ""
+    filters = " AND d.superseded_by IS NULL"
     params: dict[str, Any] = {"query": " AND ".join(parts), "limit": limit}
     if mrns is not None:
         filters += " AND d.patient_mrn IN (SELECT value FROM json_each(:mrns))"
@@ -327,7 +333,7 @@ def _ranked_by_bm25(
 ) -> list[SearchHit]:
     """Every term is on fewer than COUNT_CAP pages: FTS5's bm25() over all matches (filters
     by join: bm25() would count every page of a type to weigh a type token)."""
-    filters = ""
+    filters = " AND d.superseded_by IS NULL"
     params: dict[str, Any] = {"query": " AND ".join(_text_phrase(t) for t in terms), "limit": limit}
     if mrns is not None:
         filters += " AND d.patient_mrn IN (SELECT value FROM json_each(:mrns))"
@@ -486,7 +492,7 @@ def _hits(session: Session, query: str, ranked: list[tuple[int, float]]) -> list
             f" JOIN pages AS p ON p.id = {FTS_TABLE}.rowid"
             " JOIN documents AS d ON d.id = p.document_id"
             " JOIN sources AS s ON s.sha256 = d.source_sha256"
-            f" WHERE {FTS_TABLE}.rowid = j.value AND {FTS_TABLE} MATCH :query"
+            f" WHERE {FTS_TABLE}.rowid = j.value AND {FTS_TABLE} MATCH :query AND d.superseded_by IS NULL"
         ),
         {
             "ids": json.dumps([page_id for page_id, _ in ranked]),

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -169,6 +170,12 @@ class DocumentRow(Base):
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    # Near duplicates (migration 0009, chartclerk.store.dedupe): the older document this one
+    # is possibly a second scan of, with the similarity; and the document a clerk kept
+    # instead of this one (superseded: hidden from the chart and from search by default).
+    duplicate_of: Mapped[int | None] = mapped_column(Integer)
+    duplicate_similarity: Mapped[float | None] = mapped_column(Float)
+    superseded_by: Mapped[int | None] = mapped_column(Integer)
 
     source: Mapped[SourceRow] = relationship(back_populates="documents")
     pages: Mapped[list[PageRow]] = relationship(
@@ -203,6 +210,25 @@ class PageRow(Base):
     idents: Mapped[str] = mapped_column(Text, default=_page_idents, onupdate=_page_idents, server_default="")
 
     document: Mapped[DocumentRow] = relationship(back_populates="pages")
+
+
+class DocSignatureRow(Base):
+    """A document's near-duplicate signature (chartclerk.store.dedupe): MinHash and numbers."""
+
+    __tablename__ = "doc_signatures"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    minhash: Mapped[bytes] = mapped_column(LargeBinary)  # NUM_PERM uint32 values
+    numbers: Mapped[str] = mapped_column(Text)  # folded number tokens, space-separated
+
+
+class DocBucketRow(Base):
+    """One LSH band key of a document's MinHash: documents sharing a key are candidates."""
+
+    __tablename__ = "doc_buckets"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
 
 
 class CorrectionRow(Base):

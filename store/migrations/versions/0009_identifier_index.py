@@ -1,10 +1,17 @@
-"""Identifiers found through OCR look-alikes: ``pages.idents`` indexed in pages_fts.
+"""Findability: identifiers through OCR look-alikes, near-duplicate scans.
+
+Identifiers: ``pages.idents`` indexed in pages_fts.
 
 ``pages.idents`` holds each page's identifier-like tokens (accession, claim, member
 numbers...) folded for OCR look-alikes (chartclerk.store.idents: 0/O/D/Q, 1/I/l/7, 5/S,
 8/B/3, 2/Z, 6/G, rn/m); the ORM fills it from the page text. ``pages_fts`` gets a third
 column, ``idents``, read from the view ``pages_scoped`` like the others, and the triggers
 re-index a page when its idents change too.
+
+Near duplicates (chartclerk.store.dedupe): ``documents.duplicate_of``,
+``duplicate_similarity`` and ``superseded_by``; ``doc_signatures`` (each document's MinHash
+and number tokens) and ``doc_buckets`` (its LSH band keys, the candidate index). Documents
+archived before this revision get no signature: they are not offered as originals.
 
 Upgrading computes idents for every archived page and rebuilds the full-text index (as
 migration 0004 does: about two minutes per million pages); downgrading restores the
@@ -109,6 +116,34 @@ def _fill_idents() -> None:
 
 
 def upgrade() -> None:
+    op.add_column("documents", sa.Column("duplicate_of", sa.Integer(), nullable=True))
+    op.add_column("documents", sa.Column("duplicate_similarity", sa.Float(), nullable=True))
+    op.add_column("documents", sa.Column("superseded_by", sa.Integer(), nullable=True))
+    op.create_table(
+        "doc_signatures",
+        sa.Column("document_id", sa.Integer(), nullable=False),
+        sa.Column("minhash", sa.LargeBinary(), nullable=False),
+        sa.Column("numbers", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["document_id"],
+            ["documents.id"],
+            name="fk_doc_signatures_document_id_documents",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("document_id", name="pk_doc_signatures"),
+    )
+    op.create_table(
+        "doc_buckets",
+        sa.Column("key", sa.BigInteger(), nullable=False),
+        sa.Column("document_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["document_id"],
+            ["documents.id"],
+            name="fk_doc_buckets_document_id_documents",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("key", "document_id", name="pk_doc_buckets"),
+    )
     sqlite = op.get_bind().dialect.name == "sqlite"
     if sqlite:
         _drop_index()
@@ -123,5 +158,9 @@ def downgrade() -> None:
     if sqlite:
         _drop_index()
     op.drop_column("pages", "idents")
+    op.drop_table("doc_buckets")
+    op.drop_table("doc_signatures")
+    for column in ("superseded_by", "duplicate_similarity", "duplicate_of"):
+        op.drop_column("documents", column)
     if sqlite:
         _create_index(with_idents=False)
