@@ -11,14 +11,15 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from chartclerk import cli
 from chartclerk.settings import Settings
-from chartclerk.store import Archive
+from chartclerk.store import Archive, make_page_pdf
 from chartclerk.store.dedupe import number_similarity, signature_of, text_similarity
-from chartclerk.tests.test_search import PATIENTS, add_document, page_pdf  # noqa: F401 - fixture
+from chartclerk.tests.test_search import PATIENTS, add_document
 
 ANALYTES = ("Sodium", "Potassium", "Chloride", "Bicarbonate", "Glucose", "Creatinine", "Calcium", "Albumin")
 
@@ -42,6 +43,13 @@ def rescan(page: str, rng: random.Random) -> str:
     words = "".join(chars).split(" ")
     del words[rng.randrange(len(words))]
     return " ".join(words)
+
+
+@pytest.fixture(scope="module")
+def page_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pages") / "blank.pdf"
+    path.write_bytes(make_page_pdf(np.full((110, 85), 255, np.uint8), 10.0, b""))
+    return path
 
 
 @pytest.fixture
