@@ -10,9 +10,11 @@ is not. Each archived document gets a signature (migration 0009, ``doc_signature
 
 Candidates come from an LSH index over the MinHash (``doc_buckets``: BANDS bands of ROWS
 values, one indexed row per band): a check is BANDS index look-ups whatever the size of
-the archive. A candidate of the same patient, or where either document is in review (no
-patient yet), is a near duplicate when both its text similarity (MinHash estimate of the
-5-gram Jaccard) and its number similarity (Jaccard of the number tokens) reach their
+the archive, each reading at most the newest BUCKET_CAP entries of its key (a template
+shared by many documents fills a key) and keeping the newest CANDIDATES in scope.
+A candidate of the same patient, or where either document is in review (no patient
+yet), is a near duplicate when both its text similarity (MinHash estimate of the 5-gram
+Jaccard) and its number similarity (Jaccard of the number tokens) reach their
 thresholds. The numbers keep apart different documents made from one template (two lab
 reports of one patient from one lab on different days share their wording, not their
 dates, values and accession numbers). The similarity reported is the smaller of the two.
@@ -35,7 +37,7 @@ from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from chartclerk.errors import ArchiveError, NotFoundError
@@ -67,6 +69,8 @@ ROWS: Final = 4  # BANDS * ROWS = NUM_PERM; candidates from about (1/BANDS)**(1/
 SHINGLE: Final = 5
 TEXT_THRESHOLD: Final = 0.55
 NUMBER_THRESHOLD: Final = 0.6
+BUCKET_CAP: Final = 2000  # newest documents looked at under one band key
+CANDIDATES: Final = 50  # newest in-scope documents kept per band key
 _MIN_SHINGLES: Final = 20  # a near-blank page is nobody's duplicate
 _PRIME: Final = (1 << 61) - 1
 _MASK: Final = (1 << 32) - 1
@@ -127,19 +131,30 @@ def find_duplicate(session: Session, doc: DocumentRow, sig: Signature) -> Duplic
     """The most similar older document that ``doc`` is a near duplicate of, if any."""
     if sig.minhash.size == 0:
         return None
-    keys = _band_keys(sig.minhash)
-    found = session.execute(
-        select(DocBucketRow.document_id)
-        .where(DocBucketRow.key.in_(keys), DocBucketRow.document_id != doc.id)
-        .distinct()
-    ).scalars()
-    candidates = sorted(set(found))
+    candidates: set[int] = set()
+    for key in _band_keys(sig.minhash):
+        # The newest BUCKET_CAP documents under each key, then the scope: a template shared by
+        # a hundred thousand documents costs no more than BANDS x BUCKET_CAP index entries.
+        newest = (
+            select(DocBucketRow.document_id)
+            .where(DocBucketRow.key == key, DocBucketRow.document_id != doc.id)
+            .order_by(DocBucketRow.document_id.desc())
+            .limit(BUCKET_CAP)
+            .subquery()
+        )
+        query = select(DocumentRow.id).join(newest, newest.c.document_id == DocumentRow.id)
+        query = query.where(DocumentRow.superseded_by.is_(None))
+        if doc.patient_mrn is not None:
+            query = query.where(
+                or_(DocumentRow.patient_mrn == doc.patient_mrn, DocumentRow.patient_mrn.is_(None))
+            )
+        candidates.update(session.execute(query.order_by(DocumentRow.id.desc()).limit(CANDIDATES)).scalars())
     if not candidates:
         return None
     rows = session.execute(
         select(DocSignatureRow, DocumentRow.patient_mrn, DocumentRow.superseded_by)
         .join(DocumentRow, DocumentRow.id == DocSignatureRow.document_id)
-        .where(DocSignatureRow.document_id.in_(candidates))
+        .where(DocSignatureRow.document_id.in_(sorted(candidates)))
     ).all()
     best: Duplicate | None = None
     for other, mrn, superseded_by in rows:
