@@ -21,6 +21,7 @@ and ``find_duplicate`` is timed for 200 new documents.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sqlite3
 import statistics
@@ -162,7 +163,13 @@ def ocr_benchmark(args: argparse.Namespace) -> None:
                 pipeline.ingest_files([second], settings, archive, pool)
             seconds = time.perf_counter() - start
             docs = archive.list_documents()
+            texts = {
+                d["source"]: [p["text"] for p in archive.get_document(d["id"], with_text=True)["pages"]]
+                for d in docs
+            }
         by_name = {d["source"]: d for d in docs}
+        if args.dump:
+            args.dump.write_text(json.dumps(texts), encoding="utf-8")
         found = wrong = 0
         for d in docs:
             if d["duplicate_of"] is None:
@@ -173,10 +180,6 @@ def ocr_benchmark(args: argparse.Namespace) -> None:
             wrong += not right
             if not right and args.verbose:
                 print(f"  false mark: {d['source']} -> {target} ({d['duplicate_similarity']})")
-            texts = {
-                d["source"]: [p["text"] for p in archive.get_document(d["id"], with_text=True)["pages"]]
-                for d in docs
-            }
         for i in range(args.docs):
             scan = by_name.get(f"scan-{i:03d}.pdf")
             if args.verbose and scan is not None and scan["duplicate_of"] is None:
@@ -244,7 +247,7 @@ def index_benchmark(size: int, seed: int) -> None:
                 )
                 probe = DocumentRow(id=size + 1 + n, patient_mrn=None)
                 t = time.perf_counter()
-                find_duplicate(session, probe, Signature(sig, frozenset()))
+                find_duplicate(session, probe, Signature(sig, ""))
                 times.append(time.perf_counter() - t)
         times.sort()
         print(f"\nindex: {size:,} archived signatures ({BANDS} band keys each; a template cluster of {cluster:,} "
@@ -261,6 +264,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--index-docs", type=int, default=1_000_000, help="0: skip the index cost")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--dump", type=Path, help="write each document's OCR text here (JSON), for tuning")
     args = parser.parse_args()
     if args.docs:
         ocr_benchmark(args)

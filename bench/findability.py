@@ -244,6 +244,8 @@ def report(
     folded_hits = folded_wrong = 0
     by_kind: Counter[str] = Counter()
     missed: Counter[str] = Counter()
+    by_tier: Counter[str] = Counter()
+    wrong_tier: Counter[str] = Counter()
     latencies: list[float] = []
     total = 0
     for page in pages:
@@ -273,6 +275,13 @@ def report(
                 if marked != code.replace("-", "").lower():
                     folded_hits += 1
                     folded_wrong += hit.document_id != target
+                    tier = (
+                        "look-alike"
+                        if fold(marked.replace(" ", "")) == fold(code.replace("-", ""))
+                        else "one edit"
+                    )
+                    by_tier[tier] += 1
+                    wrong_tier[tier] += hit.document_id != target
                     if verbose and hit.document_id != target:
                         print(f"  wrong document for {code}: {hit.snippet!r}")
     latencies.sort()
@@ -284,6 +293,8 @@ def report(
     precision = 1 - folded_wrong / folded_hits if folded_hits else 1.0
     print(f"  hits found through look-alikes or one edit: {folded_hits}, wrong document {folded_wrong} "
           f"(precision {precision:.3f})")  # fmt: skip
+    for tier in ("look-alike", "one edit"):
+        print(f"    {tier}: {by_tier[tier]} hits, wrong document {wrong_tier[tier]}")
     median, slowest = 1000 * latencies[len(latencies) // 2], 1000 * latencies[-1]
     print(f"  search time: median {median:.1f} ms, max {slowest:.1f} ms")
 

@@ -219,7 +219,7 @@ class DocSignatureRow(Base):
 
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
     minhash: Mapped[bytes] = mapped_column(LargeBinary)  # NUM_PERM uint32 values
-    numbers: Mapped[str] = mapped_column(Text)  # folded number tokens, space-separated
+    numbers: Mapped[str] = mapped_column(Text)  # the digits of its number tokens, in reading order
 
 
 class DocBucketRow(Base):

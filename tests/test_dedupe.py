@@ -67,8 +67,8 @@ def test_rescans_are_similar_and_template_siblings_are_not() -> None:
         sibling = signature_of([lab_report(rng, day + 1)])
         original = signature_of([first])
         assert text_similarity(original.minhash, again.minhash) > 0.6
-        assert number_similarity(original.numbers, again.numbers) > 0.6
-        assert number_similarity(original.numbers, sibling.numbers) < 0.4  # other day, values, accession
+        assert number_similarity(original.numbers, again.numbers) > 0.5
+        assert number_similarity(original.numbers, sibling.numbers) < 0.3  # other day, values, accession
     assert signature_of(["too short"]).minhash.size == 0
 
 
