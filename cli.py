@@ -18,15 +18,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from chartclerk.classify.doctype import DOC_TYPES
 from chartclerk.errors import ChartclerkError, ExitCode
 from chartclerk.log import configure_logging
 from chartclerk.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from chartclerk.classify.model import Explanation
     from chartclerk.pipeline import FileOutcome
     from chartclerk.store import Archive
     from chartclerk.store.audit import Actor
@@ -43,13 +45,18 @@ app.add_typer(patients_app, name="patients")
 users_app = typer.Typer(help="People who sign in to the web app (chartclerk serve).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
-DocType = Literal[
-    "face_sheet", "history_physical", "progress_note", "consult_note", "discharge_summary",
-    "operative_report", "lab_report", "radiology_report", "referral", "consent_form", "prescription",
-    "insurance", "other",
-]  # fmt: skip
-DOC_TYPES: tuple[str, ...] = get_args(DocType)
-TypeOption = Annotated[DocType | None, typer.Option("--type", help="Document type, e.g. discharge_summary.")]
+
+def _doc_type(value: str | None) -> str | None:
+    """--type takes one of the 13 document types (the one list: classify.DOC_TYPES)."""
+    if value is not None and value not in DOC_TYPES:
+        raise typer.BadParameter(f"{value!r} is not a document type: {', '.join(DOC_TYPES)}")
+    return value
+
+
+TypeOption = Annotated[
+    str | None,
+    typer.Option("--type", callback=_doc_type, help=f"Document type: {', '.join(DOC_TYPES)}."),
+]
 PatientOption = Annotated[str | None, typer.Option("--patient", help="Patient MRN.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (the contract outside tools read).")]
 
@@ -326,14 +333,25 @@ def show(
     ctx: typer.Context,
     doc_id: Annotated[int, typer.Argument(metavar="ID", help="Document id.")],
     as_json: JsonOption = False,
+    explain: Annotated[
+        bool,
+        typer.Option("--explain", help="The three likeliest types and the words that decided."),
+    ] = False,
 ) -> None:
-    """Show one document with its pages' text.
+    """Show one document with its pages' text; with --explain, why it has its type.
 
-    Example: chartclerk show 42 --json
+    Example: chartclerk show 42 --explain
     """
-    with _archive(_settings(ctx)) as archive:
+    settings = _settings(ctx)
+    with _archive(settings) as archive:
         doc = archive.get_document(doc_id, with_text=True)
+        if explain:
+            from chartclerk.doctypes import explain_document
+
+            found = explain_document(doc, settings)
     if as_json:
+        if explain:
+            doc["explanation"] = _explanation_json(found)
         _echo_json(doc)
         return
     for key in ("id", "source", "source_pages", "type", "loinc", "type_confidence", "patient_mrn", "status"):
@@ -344,6 +362,11 @@ def show(
         )
     if doc.get("superseded_by") is not None:
         typer.echo(f"superseded by: #{doc['superseded_by']}")
+    if explain:
+        typer.echo("")
+        _echo_explanation(f"document {doc_id}", found, settings.classify.min_confidence, words=True)
+        if found.classification.doc_type != doc["type"]:
+            typer.echo(f"  (filed as {doc['type']}: typed by an earlier model or corrected by a clerk)")
     for page in doc["pages"]:
         source = "text from the file" if page.get("text_source") == "file" else "text by OCR"
         typer.echo(
@@ -510,7 +533,8 @@ def _parse_since(since: str | None) -> dt.datetime | None:
 def verify(ctx: typer.Context) -> None:
     """Check the archive: every original and searchable PDF against its SHA-256, every document's
     files, pages and index entries, no file without a document, private permissions, the audit
-    chain. Prints each problem; exits 5 if there is any.
+    and disclosure chains and their checkpoints outside the database. Prints each problem;
+    exits 5 if there is any.
 
     Example: chartclerk verify
     """
@@ -549,20 +573,39 @@ def classify_scan(
     with make_pool(min(settings.workers, 2)) as pool:
         results = classify_file(path, settings, pool)
     for result in results:
-        found = result.explanation
-        best = found.classification
         first, last = result.source_pages
-        low = best.confidence < settings.classify.min_confidence
-        verdict = "review: low type confidence" if low else "confident"
-        typer.echo(
-            f"{path.name} p{first}-{last}: {best.doc_type} (LOINC {best.loinc}) {best.confidence:.2f}, "
-            f"{verdict} [model {found.model}, {found.known_words} known words]"
+        _echo_explanation(
+            f"{path.name} p{first}-{last}", result.explanation, settings.classify.min_confidence, explain
         )
-        for rank, evidence in enumerate(found.top, start=1):
-            typer.echo(f"  {rank}. {evidence.doc_type:<18} {evidence.probability:.2f}")
-            if explain or rank == 1:
-                words = ", ".join(f"{w} ({weight:.2f})" if explain else w for w, weight in evidence.words)
-                typer.echo(f"       {words or '(no words for it)'}")
+
+
+def _echo_explanation(label: str, found: Explanation, min_confidence: float, words: bool) -> None:
+    """The best type with its confidence and verdict, then the three likeliest types, each
+    with the words that weighed most for it (only for the first unless ``words``)."""
+    best = found.classification
+    verdict = "review: low type confidence" if best.confidence < min_confidence else "confident"
+    typer.echo(
+        f"{label}: {best.doc_type} (LOINC {best.loinc}) {best.confidence:.2f}, "
+        f"{verdict} [model {found.model}, {found.known_words} known words]"
+    )
+    for rank, evidence in enumerate(found.top, start=1):
+        typer.echo(f"  {rank}. {evidence.doc_type:<18} {evidence.probability:.2f}")
+        if words or rank == 1:
+            shown = ", ".join(f"{w} ({weight:.2f})" if words else w for w, weight in evidence.words)
+            typer.echo(f"       {shown or '(no words for it)'}")
+
+
+def _explanation_json(found: Explanation) -> dict[str, Any]:
+    return {
+        "model": found.model,
+        "known_words": found.known_words,
+        "type": found.classification.doc_type,
+        "confidence": found.classification.confidence,
+        "top": [
+            {"type": e.doc_type, "probability": e.probability, "words": [[w, x] for w, x in e.words]}
+            for e in found.top
+        ],
+    }
 
 
 @app.command()
@@ -729,6 +772,270 @@ def users_reset(
         secret = store.reset(name)
         archive.record_access("user reset", {"user": name.strip().lower()}, [])
     typer.echo(f"one-time password for {name.strip().lower()}: {secret}")
+
+
+# -- release of information (chartclerk.store.release, .disclosures, .fhir) -------------------------
+
+release_app = typer.Typer(help="Requests for records and their release packets.", no_args_is_help=True)
+app.add_typer(release_app, name="release")
+fhir_app = typer.Typer(help="HL7 FHIR R4 (US Core) export of the archive.", no_args_is_help=True)
+app.add_typer(fhir_app, name="fhir")
+Basis = Literal[
+    "access", "authorization", "treatment", "payment", "operations", "legal", "public-health",
+    "law-enforcement", "research", "oversight", "decedent", "workers-comp", "other",
+]  # fmt: skip
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as e:
+        raise typer.BadParameter("expected a date like 2024-01-31", param_hint=option) from e
+
+
+def _echo_request(r: Any) -> None:
+    scope = r.scope
+    what = (
+        f"documents {','.join(map(str, scope.documents))}"
+        if scope.documents
+        else f"types {','.join(scope.types) or 'all'} {scope.date_from or '...'} to {scope.date_to or '...'}"
+    )
+    if scope.include_restricted:
+        what += " incl. restricted"
+    extra = (
+        f" ({r.status_reason})"
+        if r.status_reason
+        else f" (extended: {r.extension_reason})"
+        if r.extension_reason
+        else ""
+    )
+    typer.echo(
+        f"{r.id:>5} {r.status:<9} due {r.due_on} {r.basis:<13} MRN {r.patient_mrn} "
+        f"from {r.requester} [{what}]{extra}"
+    )
+
+
+@release_app.command("new")
+def release_new(
+    ctx: typer.Context,
+    patient: Annotated[str, typer.Option("--patient", help="The patient's MRN.")],
+    requester: Annotated[str, typer.Option("--requester", help="Who asks (a person or an office).")],
+    address: Annotated[str, typer.Option("--address", help="Where the records go (postal address).")],
+    purpose: Annotated[str, typer.Option("--purpose", help="Why, as the request states it.")],
+    basis: Annotated[
+        Basis, typer.Option("--basis", help="Legal basis: access (the patient), authorization...")
+    ],
+    types: Annotated[
+        list[str] | None, typer.Option("--type", help="Document types in scope (repeat; default all).")
+    ] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="Documents dated on or after (YYYY-MM-DD).")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Documents dated on or before (YYYY-MM-DD).")
+    ] = None,
+    documents: Annotated[
+        list[int] | None, typer.Option("--document", help="Chosen document ids instead (repeat).")
+    ] = None,
+    include_restricted: Annotated[
+        bool, typer.Option("--include-restricted", help="Release restricted documents too (Part 2 consent).")
+    ] = False,
+    received: Annotated[str | None, typer.Option("--received", help="Date received (default today).")] = None,
+    due: Annotated[str | None, typer.Option("--due", help="Due date (default: received + 30 days).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a request for records: who asks, for which patient, why, on what legal basis,
+    and its scope (types and dates, or chosen documents).
+
+    Example: chartclerk release new --patient 00012345 --requester "Dr. Ames" --address "1 Main St,
+    Springfield" --purpose "continuing care" --basis treatment --type lab_report --from 2025-01-01
+    """
+    from chartclerk.store.release import Scope, new_request
+
+    unknown = sorted(set(types or ()) - set(DOC_TYPES))
+    if unknown:
+        raise typer.BadParameter(f"unknown document type {unknown[0]!r}", param_hint="--type")
+    settings = _settings(ctx)
+    scope = Scope(
+        types=tuple(types or ()),
+        date_from=_date(date_from, "--from"),
+        date_to=_date(date_to, "--to"),
+        documents=tuple(documents or ()),
+        include_restricted=include_restricted,
+    )
+    with _archive(settings) as archive:
+        req = new_request(
+            archive, settings.release, patient=patient, requester=requester, address=address,
+            purpose=purpose, basis=basis, scope=scope, received_on=_date(received, "--received"),
+            due_on=_date(due, "--due"),
+        )  # fmt: skip
+    if as_json:
+        _echo_json(req.as_dict())
+        return
+    typer.echo(f"request {req.id} recorded, due {req.due_on}")
+
+
+@release_app.command("list")
+def release_list(
+    ctx: typer.Context,
+    due_before: Annotated[
+        str | None, typer.Option("--due-before", help="Only those due before this date.")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Released and denied requests too.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show requests, soonest due first (open ones unless --all).
+
+    Example: chartclerk release list --due-before 2026-12-15
+    """
+    from chartclerk.store.release import list_requests
+
+    with _archive(_settings(ctx)) as archive:
+        reqs = list_requests(archive, due_before=_date(due_before, "--due-before"), open_only=not all_)
+    if as_json:
+        _echo_json([r.as_dict() for r in reqs])
+        return
+    for r in reqs:
+        _echo_request(r)
+    typer.echo(f"{len(reqs)} requests")
+
+
+@release_app.command("extend")
+def release_extend(
+    ctx: typer.Context,
+    request_id: Annotated[int, typer.Argument(metavar="ID", help="Request number.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why more time is needed (told to the requester).")],
+) -> None:
+    """Record the one 30-day extension a request may have, with its reason.
+
+    Example: chartclerk release extend 12 --reason "records in off-site storage"
+    """
+    from chartclerk.store.release import extend_request
+
+    settings = _settings(ctx)
+    with _archive(settings) as archive:
+        req = extend_request(archive, settings.release, request_id, reason)
+    typer.echo(f"request {req.id} extended, now due {req.due_on}")
+
+
+@release_app.command("deny")
+def release_deny(
+    ctx: typer.Context,
+    request_id: Annotated[int, typer.Argument(metavar="ID", help="Request number.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (told to the requester).")],
+) -> None:
+    """Deny a request, recording the reason.
+
+    Example: chartclerk release deny 12 --reason "authorization not signed"
+    """
+    from chartclerk.store.release import deny_request
+
+    with _archive(_settings(ctx)) as archive:
+        req = deny_request(archive, request_id, reason)
+    typer.echo(f"request {req.id} denied")
+
+
+@release_app.command("packet")
+def release_packet_cmd(
+    ctx: typer.Context,
+    request_id: Annotated[int, typer.Argument(metavar="ID", help="Request number.")],
+    out: Annotated[Path, typer.Option("--out", help="The packet PDF to write (must not exist).")],
+) -> None:
+    """Assemble and release a request's packet: a cover letter and every document in scope, each
+    page stamped with MRN, request number, page x of N and CONFIDENTIAL; records the release and
+    the disclosure (with the packet's SHA-256).
+
+    Example: chartclerk release packet 12 --out request-12.pdf
+    """
+    from chartclerk.store.release import release_packet
+
+    settings = _settings(ctx)
+    with _archive(settings) as archive:
+        done = release_packet(archive, settings.release, request_id, out)
+    typer.echo(
+        f"wrote {out}: {done.packet.pages} pages ({done.packet.cover_pages} cover), "
+        f"{done.withheld} withheld, sha256 {done.packet.sha256}; disclosure {done.disclosure_id} recorded"
+    )
+
+
+@app.command()
+def restrict(
+    ctx: typer.Context,
+    doc_id: Annotated[int, typer.Argument(metavar="ID", help="Document id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (e.g. 42 CFR Part 2, psychotherapy notes).")],
+    off: Annotated[bool, typer.Option("--off", help="Lift the restriction.")] = False,
+) -> None:
+    """Mark a document restricted (left out of releases unless a request includes it), or lift
+    it with --off. Recorded in the audit log with the reason.
+
+    Example: chartclerk restrict 42 --reason "42 CFR Part 2 treatment record"
+    """
+    from chartclerk.store.release import set_restricted
+
+    with _archive(_settings(ctx)) as archive:
+        changed = set_restricted(archive, doc_id, restricted=not off, reason=reason)
+    state = "not restricted" if off else "restricted"
+    typer.echo(f"document {doc_id} {'is now' if changed else 'was already'} {state}")
+
+
+@app.command()
+def disclosures(
+    ctx: typer.Context,
+    mrn: Annotated[str, typer.Argument(metavar="MRN", help="The patient's MRN.")],
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only disclosures on or after (YYYY-MM-DD).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the accounting to FILE.pdf or FILE.csv.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The accounting of disclosures (45 CFR 164.528): what was disclosed of a patient's records
+    in the last six years, to whom, when and why, leaving out exempt disclosures (treatment,
+    payment, operations, to the patient, under an authorization).
+
+    Example: chartclerk disclosures 00012345 --out accounting.pdf
+    """
+    from chartclerk.store.disclosures import write_accounting
+    from chartclerk.store.release import accounting_for
+
+    if out is not None and out.suffix.lower() not in (".pdf", ".csv"):
+        raise typer.BadParameter("expected a .pdf or .csv file", param_hint="--out")
+    settings = _settings(ctx)
+    with _archive(settings) as archive:
+        report = accounting_for(archive, settings.release, mrn, since=_parse_since(since))
+    if out is not None:
+        write_accounting(report, out, settings.release)
+        typer.echo(f"wrote {out}: {len(report.entries)} disclosures")
+        return
+    if as_json:
+        _echo_json([d.as_dict() for d in report.entries])
+        return
+    for d in report.entries:
+        typer.echo(f"{d.at.date()} to {d.recipient} ({d.address}): {d.description} - {d.purpose} [{d.basis}]")
+    typer.echo(f"{len(report.entries)} accountable disclosures since {report.start.date()}")
+
+
+@fhir_app.command("export")
+def fhir_export(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the NDJSON files (created).")],
+    patient: Annotated[str | None, typer.Option("--patient", help="Only this patient (MRN).")] = None,
+    inline: Annotated[bool, typer.Option("--inline", help="Put each PDF in the resource (base64).")] = False,
+) -> None:
+    """Export Patient and DocumentReference resources (FHIR R4, US Core) as NDJSON, one file per
+    resource type, as FHIR bulk data does. Documents in review are left out.
+
+    Example: chartclerk fhir export --out export/ --patient 00012345
+    """
+    from chartclerk.store.fhir import export_ndjson
+
+    settings = _settings(ctx)
+    with _archive(settings) as archive:
+        counts = export_ndjson(archive, settings.release, out, patient=patient, inline=inline)
+    typer.echo(", ".join(f"{n} {kind}" for kind, n in counts.items()) + f" written to {out}")
 
 
 def main() -> None:

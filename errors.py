@@ -73,3 +73,10 @@ class ModelError(ChartclerkError):
     """The document-type model file is missing, damaged or made for another version."""
 
     exit_code = ExitCode.model
+
+
+class RequestError(ChartclerkError):
+    """A request for records that cannot be taken as given (past due date, empty scope, another
+    patient's document...): nothing is written."""
+
+    exit_code = ExitCode.usage

@@ -138,6 +138,46 @@ class WebSettings(_Section):
     )
 
 
+class ReleaseSettings(_Section):
+    office_name: str = Field(
+        "Medical Records Office",
+        min_length=1,
+        max_length=200,
+        description="The office releasing records: cover letters and the FHIR custodian.",
+    )
+    office_address: str = Field(
+        "", max_length=500, description="The office's postal address, printed on cover letters."
+    )
+    mr_system: str = Field(
+        "urn:oid:2.16.840.1.113883.19.5",
+        min_length=4,
+        max_length=300,
+        pattern=r"^(https?://|urn:)\S+$",
+        description="FHIR identifier system URI of the office's medical record numbers (type MR).",
+    )
+    fhir_base_url: str = Field(
+        "",
+        max_length=300,
+        description="Base URL written in exported DocumentReference attachments (.../Binary/ID); "
+        "empty: relative `Binary/ID`.",
+    )
+    anchor_dir: Path | None = Field(
+        None,
+        description="Folder, outside the archive, where a checkpoint line (chain, entry, head hash) "
+        "is appended on every audit and disclosure write; `verify` compares the database with it. "
+        "null: <archive>/../anchors.",
+    )
+    access_days: int = Field(
+        30, ge=1, le=90, description="Days to answer a patient's access request (45 CFR 164.524)."
+    )
+    extension_days: int = Field(
+        30, ge=1, le=90, description="Days one recorded extension adds to an access request."
+    )
+    accounting_years: int = Field(
+        6, ge=1, le=20, description="How far back the accounting of disclosures reaches (164.528)."
+    )
+
+
 class Settings(_Section):
     inbox: Path = Field(Path("inbox"), description="Folder the watcher takes new scans from.")
     archive: Path = Field(Path("archive"), description="Folder originals, PDFs and the database live in.")
@@ -156,6 +196,7 @@ class Settings(_Section):
     patients: PatientSettings = PatientSettings()
     watch: WatchSettings = WatchSettings()
     web: WebSettings = WebSettings()
+    release: ReleaseSettings = ReleaseSettings()
 
     @field_validator("workers", mode="before")
     @classmethod
@@ -208,8 +249,17 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     model_dir = settings.classify.model_dir or archive / "models"
     model_dir = model_dir if model_dir.is_absolute() else base / model_dir
     classify = settings.classify.model_copy(update={"model_dir": model_dir})
+    anchor_dir = settings.release.anchor_dir or archive.parent / "anchors"
+    anchor_dir = anchor_dir if anchor_dir.is_absolute() else base / anchor_dir
+    release = settings.release.model_copy(update={"anchor_dir": anchor_dir})
     return settings.model_copy(
-        update={"inbox": inbox, "archive": archive, "database": database, "classify": classify}
+        update={
+            "inbox": inbox,
+            "archive": archive,
+            "database": database,
+            "classify": classify,
+            "release": release,
+        }
     )
 
 

@@ -45,7 +45,7 @@ from chartclerk.tests.scans import write_pdf
 from chartclerk.workers import make_pool
 
 _TT = Path("/usr/share/fonts/truetype")
-FONTS = (  # none of them is in chartclerk.classify.render.FONTS (the tests' fonts)
+FONTS = (  # none of them is in chartclerk.classify.training.render.FONTS (the tests' fonts)
     _TT / "dejavu/DejaVuSansCondensed.ttf",
     _TT / "dejavu/DejaVuSerifCondensed.ttf",
     _TT / "dejavu/DejaVuSansMono.ttf",

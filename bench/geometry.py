@@ -33,7 +33,7 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
 from chartclerk.bench.heldout import held_out_document
-from chartclerk.classify.render import render_pages, scan_like
+from chartclerk.classify.training.render import render_pages, scan_like
 from chartclerk.ingest.models import PageImage
 from chartclerk.ocr.geometry import deskew, measure_skew, rotate_quarter
 from chartclerk.ocr.prepare import straighten_page

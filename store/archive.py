@@ -41,6 +41,7 @@ from chartclerk.classify.models import Patient
 from chartclerk.errors import ArchiveError, NotFoundError
 from chartclerk.files import fsync_dir, sha256_file
 from chartclerk.settings import Settings
+from chartclerk.store.anchor import register_anchor
 from chartclerk.store.audit import Actor, AuditEntry, ChainReport, append_entry, current_actor
 from chartclerk.store.audit import read_entries as _read_audit
 from chartclerk.store.audit import record_access as _record_access
@@ -109,6 +110,7 @@ class Archive:
                 raise ArchiveError(f"cannot create the database {db_file}: {e.strerror or e}") from e
         lock = ArchiveLock.acquire(root)
         engine = make_engine(url)
+        register_anchor(engine, settings.release.anchor_dir)  # chain checkpoints outside the database
         try:
             upgrade_schema(engine)
         except BaseException:

@@ -11,8 +11,8 @@ Entries are appended in a write transaction (SQLite's write lock, ``BEGIN IMMEDI
 concurrent processes extend one chain. On SQLite, triggers refuse UPDATE and DELETE on the
 table, and the AUTOINCREMENT counter remembers the highest id ever written, so removing the
 newest entries is noticed too. Someone able to rewrite the whole database file can rebuild a
-consistent chain: keep the head hash that ``chartclerk audit --verify`` prints somewhere else
-to detect that.
+consistent chain: every committed entry is therefore also checkpointed outside the database
+(chartclerk.store.anchor), and ``chartclerk verify`` compares the two.
 
 The log lives inside the archive (the PHI boundary) and holds search queries as typed; the
 program's logs never get any of it.
@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chartclerk.errors import ArchiveError
+from chartclerk.store.anchor import note_write
 from chartclerk.store.db import session_scope
 from chartclerk.store.roster import normalize_mrn
 from chartclerk.store.tables import AuditRow
@@ -145,6 +146,7 @@ def append_entry(
     )
     session.add(row)
     session.flush()
+    note_write(session, "audit", entry_id, row.hash)  # checkpointed outside the database on commit
     return entry_id
 
 

@@ -117,7 +117,7 @@ def make_page_pdf(
                 page.add_overlay(text_pdf.pages[0], _region_rect(layer_region, width_pt, height_pt, dpi))
             pdf.save(out)
         except pikepdf.PdfError as e:
-            raise ArchiveError(f"text layer is not a readable PDF: {_one_line(e)}") from e
+            raise ArchiveError(f"text layer is not a readable PDF: {one_line(e)}") from e
     return out.getvalue()
 
 
@@ -156,7 +156,7 @@ def keep_pdf_page(source: Path, number: int, rotate: int) -> bytes:
             out = io.BytesIO()
             pdf.save(out, compress_streams=True)
     except (pikepdf.PdfError, ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
-        raise ArchiveError(f"page {number} cannot be copied: {_one_line(e)}") from e
+        raise ArchiveError(f"page {number} cannot be copied: {one_line(e)}") from e
     return out.getvalue()
 
 
@@ -181,7 +181,7 @@ def turned_page_pdf(page_pdf: Path, degrees: float) -> bytes:
             out = io.BytesIO()
             pdf.save(out)
     except (OSError, pikepdf.PdfError, ValueError, IndexError) as e:
-        raise ArchiveError(f"cannot turn a page: {_one_line(e)}") from e
+        raise ArchiveError(f"cannot turn a page: {one_line(e)}") from e
     return out.getvalue()
 
 
@@ -265,7 +265,7 @@ def assemble_pdf(page_pdfs: Sequence[Path], out: Path, metadata: PdfMetadata) ->
         parts = []
         for start in range(0, len(page_pdfs), JOIN_PART_PAGES):
             parts.append(Path(tmp) / f"{start // JOIN_PART_PAGES:06d}.pdf")
-            with _joined(page_pdfs[start : start + JOIN_PART_PAGES], parts[-1]) as pdf:
+            with joined_pdf(page_pdfs[start : start + JOIN_PART_PAGES], parts[-1]) as pdf:
                 _share_fonts(pdf)
                 _save(pdf, parts[-1])
         return _write_document(parts, out, metadata)
@@ -274,14 +274,14 @@ def assemble_pdf(page_pdfs: Sequence[Path], out: Path, metadata: PdfMetadata) ->
 def _write_document(sources: Sequence[Path], out: Path, metadata: PdfMetadata) -> str:
     """Join ``sources`` (page PDFs or parts) into ``out`` with one copy of each font, label it
     and write it atomically. Returns its sha256."""
-    with _joined(sources, out) as pdf:
+    with joined_pdf(sources, out) as pdf:
         _share_fonts(pdf)
         _set_metadata(pdf, metadata)
-        return _save_atomically(pdf, out)
+        return save_pdf_atomically(pdf, out)
 
 
 @contextlib.contextmanager
-def _joined(page_pdfs: Sequence[Path], out: Path) -> Iterator[pikepdf.Pdf]:
+def joined_pdf(page_pdfs: Sequence[Path], out: Path) -> Iterator[pikepdf.Pdf]:
     """The pages of ``page_pdfs`` as one new PDF, their data read from the files as it is
     written (the job owns the parts: it must outlive the PDF until it is saved)."""
     import pikepdf
@@ -297,7 +297,7 @@ def _joined(page_pdfs: Sequence[Path], out: Path) -> Iterator[pikepdf.Pdf]:
         job = pikepdf.Job(spec)
         pdf = job.create_pdf()
     except (OSError, pikepdf.PdfError, pikepdf.JobUsageError) as e:
-        raise ArchiveError(f"cannot read page PDFs: {_one_line(_without_folders(e, page_pdfs))}") from e
+        raise ArchiveError(f"cannot read page PDFs: {one_line(_without_folders(e, page_pdfs))}") from e
     with pdf:
         yield pdf
 
@@ -382,9 +382,9 @@ def write_image_pdf(image: npt.NDArray[np.uint8], dpi: float, out: Path, title: 
         with pikepdf.open(io.BytesIO(make_page_pdf(image, dpi, b"", jpeg_quality=95))) as pdf:
             pdf.docinfo[Name.Title] = title
             pdf.docinfo[Name.Creator] = CREATOR
-            return _save_atomically(pdf, out)
+            return save_pdf_atomically(pdf, out)
     except pikepdf.PdfError as e:
-        raise ArchiveError(f"cannot write {out.name}: {_one_line(e)}") from e
+        raise ArchiveError(f"cannot write {out.name}: {one_line(e)}") from e
 
 
 def update_pdf_metadata(path: Path, metadata: PdfMetadata) -> str:
@@ -394,13 +394,13 @@ def update_pdf_metadata(path: Path, metadata: PdfMetadata) -> str:
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise ArchiveError(f"cannot read {path.name}: {_one_line(e)}") from e
+        raise ArchiveError(f"cannot read {path.name}: {one_line(e)}") from e
     try:
         with pikepdf.open(io.BytesIO(data)) as pdf:
             _set_metadata(pdf, metadata)
-            return _save_atomically(pdf, path)
+            return save_pdf_atomically(pdf, path)
     except pikepdf.PdfError as e:
-        raise ArchiveError(f"cannot rewrite {path.name}: {_one_line(e)}") from e
+        raise ArchiveError(f"cannot rewrite {path.name}: {one_line(e)}") from e
 
 
 def read_pdf_metadata(path: Path) -> dict[str, str]:
@@ -461,10 +461,10 @@ def _save(pdf: pikepdf.Pdf, out: Path) -> None:
     try:
         pdf.save(out)
     except (OSError, pikepdf.PdfError) as e:
-        raise ArchiveError(f"cannot write {out.name}: {_one_line(e)}") from e
+        raise ArchiveError(f"cannot write {out.name}: {one_line(e)}") from e
 
 
-def _save_atomically(pdf: pikepdf.Pdf, out: Path) -> str:
+def save_pdf_atomically(pdf: pikepdf.Pdf, out: Path) -> str:
     import pikepdf
 
     out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -480,7 +480,7 @@ def _save_atomically(pdf: pikepdf.Pdf, out: Path) -> str:
     except BaseException as e:
         tmp.unlink(missing_ok=True)
         if isinstance(e, OSError | pikepdf.PdfError):
-            raise ArchiveError(f"cannot write {out.name}: {_one_line(e)}") from e
+            raise ArchiveError(f"cannot write {out.name}: {one_line(e)}") from e
         raise
     fsync_dir(out.parent)
     log.debug("wrote %s sha256=%s", out.name, digest)
@@ -495,5 +495,5 @@ def _without_folders(e: BaseException, paths: Sequence[Path]) -> str:
     return message
 
 
-def _one_line(e: BaseException | str) -> str:
+def one_line(e: BaseException | str) -> str:
     return " ".join(str(e).split())[:200] or type(e).__name__

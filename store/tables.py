@@ -316,3 +316,73 @@ class LoginAttemptRow(Base):
     name: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64))
     ok: Mapped[bool] = mapped_column(Boolean)
+
+
+class RestrictionRow(Base):
+    """A document marked restricted (migration 0008): substance-use treatment records under 42 CFR
+    Part 2, psychotherapy notes. A release leaves it out unless the request names it explicitly.
+    Set and lifted only through ``chartclerk.store.release`` (each change is audited)."""
+
+    __tablename__ = "document_restrictions"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(256))
+    user: Mapped[str] = mapped_column(String(128))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ReleaseRequestRow(Base):
+    """A request for records (migration 0008): who asked, for whom, why, on what legal basis,
+    when it came and is due, its scope and its status."""
+
+    __tablename__ = "release_requests"
+    __table_args__ = (
+        CheckConstraint("status IN ('received', 'extended', 'released', 'denied')", name="status"),
+        CheckConstraint("due_on >= received_on", name="due_after_received"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_mrn: Mapped[str] = mapped_column(String(64), ForeignKey("patients.mrn"), index=True)
+    requester: Mapped[str] = mapped_column(String(256))
+    address: Mapped[str] = mapped_column(String(512))
+    purpose: Mapped[str] = mapped_column(String(512))
+    basis: Mapped[str] = mapped_column(String(32))
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    due_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    extension_reason: Mapped[str | None] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    status_reason: Mapped[str | None] = mapped_column(String(512))
+    # Scope: document types (JSON list, empty = all) and dates, or chosen document ids (JSON list).
+    scope_types: Mapped[str] = mapped_column(Text, default="[]")
+    scope_from: Mapped[dt.date | None] = mapped_column(Date)
+    scope_to: Mapped[dt.date | None] = mapped_column(Date)
+    scope_documents: Mapped[str] = mapped_column(Text, default="[]")
+    include_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    packet_sha256: Mapped[str | None] = mapped_column(String(64))
+    packet_pages: Mapped[int | None] = mapped_column(Integer)
+    released_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DisclosureRow(Base):
+    """One disclosure of patient records (migration 0008): append-only and hash-chained like
+    ``audit_log``; written and checked only through ``chartclerk.store.disclosures``."""
+
+    __tablename__ = "disclosures"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    patient_mrn: Mapped[str] = mapped_column(String(64), index=True)
+    recipient: Mapped[str] = mapped_column(String(256))
+    address: Mapped[str] = mapped_column(String(512))
+    description: Mapped[str] = mapped_column(Text)  # what was disclosed (types, dates, page counts)
+    purpose: Mapped[str] = mapped_column(String(512))
+    basis: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[int | None] = mapped_column(Integer)
+    documents: Mapped[str] = mapped_column(Text)  # JSON list of document ids
+    packet_sha256: Mapped[str] = mapped_column(String(64))
+    user: Mapped[str] = mapped_column(String(128))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -13,7 +13,9 @@ Checks, reporting every problem found (never stopping at the first):
   (only when no other process has the archive open: a running ingest has such files in
   flight);
 * nothing in the archive is readable by group or others (folders 0700, files 0600);
-* the audit log's hash chain.
+* the audit log's and the disclosure log's hash chains, and that each chain still holds the
+  entry of its newest checkpoint outside the database (chartclerk.store.anchor), so that a
+  database rewritten with a consistent chain is caught.
 
 Problems name archive-relative paths (content hashes), document ids and source hash prefixes,
 never file names or patient data.
@@ -32,12 +34,14 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from chartclerk.files import sha256_file
+from chartclerk.store.anchor import Anchor, anchor_for
 from chartclerk.store.audit import verify_chain
 from chartclerk.store.db import db_error_message, session_scope, sqlite_file
+from chartclerk.store.disclosures import verify_disclosures
 from chartclerk.store.recovery import LOCK_NAME, ArchiveLock
-from chartclerk.store.tables import FTS_TABLE, DocumentRow, PageRow, SourceRow
+from chartclerk.store.tables import FTS_TABLE, AuditRow, DisclosureRow, DocumentRow, PageRow, SourceRow
 
-_TOP_FOLDERS = ("originals", "documents", "tmp")
+_TOP_FOLDERS = ("originals", "documents", "tmp", "releases")  # releases: packets made by the web app
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,14 @@ def verify_archive(root: Path, engine: Engine, lock: ArchiveLock) -> VerifyRepor
     problems += _check_permissions(root, engine)
     chain = verify_chain(engine)
     problems += [Problem("audit", "audit log", p) for p in chain.problems]
+    disclosed = verify_disclosures(engine)
+    problems += [Problem("disclosures", "disclosure log", p) for p in disclosed.problems]
+    anchor = anchor_for(engine)
+    if anchor is None:
+        notes.append("no checkpoint folder configured: chains not compared with their checkpoints")
+    else:
+        counts = {"audit": chain.entries, "disclosures": disclosed.entries}
+        problems += _check_anchor(anchor, engine, counts, notes)
     return VerifyReport(
         sources=n_sources,
         documents=n_documents,
@@ -94,6 +106,57 @@ def verify_archive(root: Path, engine: Engine, lock: ArchiveLock) -> VerifyRepor
         problems=tuple(problems),
         notes=tuple(notes),
     )
+
+
+def _check_anchor(anchor: Anchor, engine: Engine, counts: dict[str, int], notes: list[str]) -> list[Problem]:
+    """Each chain's newest checkpoint must still be in the database with the same hash."""
+    problems: list[Problem] = []
+    try:
+        latest, bad = anchor.latest()
+    except FileNotFoundError:
+        latest, bad = {}, 0
+    except OSError as e:
+        return [Problem("anchor", anchor.path.name, f"cannot read the checkpoint file: {e.strerror or e}")]
+    if bad:
+        problems.append(Problem("anchor", anchor.path.name, f"{bad} unreadable checkpoint lines"))
+    tables: dict[str, type[AuditRow] | type[DisclosureRow]] = {
+        "audit": AuditRow,
+        "disclosures": DisclosureRow,
+    }
+    with session_scope(engine) as session:
+        for chain, table in tables.items():
+            point = latest.get(chain)
+            if point is None:
+                if counts[chain]:
+                    problems.append(
+                        Problem(
+                            "anchor",
+                            f"{chain} log",
+                            f"{counts[chain]} entries but no checkpoint in {anchor.path} "
+                            "(the checkpoint file was removed or replaced)",
+                        )
+                    )
+                continue
+            stored = session.execute(select(table.hash).where(table.id == point.entry_id)).scalar()
+            if stored is None:
+                problems.append(
+                    Problem("anchor", f"{chain} log", f"entry {point.entry_id} is checkpointed but missing")
+                )
+            elif stored != point.head:
+                problems.append(
+                    Problem(
+                        "anchor",
+                        f"{chain} log",
+                        f"entry {point.entry_id} has hash {stored[:12]}..., checkpointed "
+                        f"{point.head[:12]}... (the database was rewritten)",
+                    )
+                )
+            newest = session.execute(select(func.max(table.id))).scalar() or 0
+            if newest > point.entry_id:
+                notes.append(
+                    f"{chain} entries {point.entry_id + 1}-{newest} were written after the last checkpoint"
+                )
+    return problems
 
 
 def _check_database(engine: Engine) -> list[Problem]:

@@ -23,6 +23,8 @@ COMMANDS += ["audit", "verify"]  # reliability and audit
 COMMANDS += ["review", "coversheet"]  # patient identification
 COMMANDS += ["classify", "train"]  # document typing
 COMMANDS += ["serve", "users add", "users list", "users disable", "users reset"]  # web app
+COMMANDS += ["release new", "release list", "release extend", "release deny", "release packet"]  # release
+COMMANDS += ["restrict", "disclosures", "fhir export"]  # release of information
 
 
 def run(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -76,7 +76,7 @@ def _blank(value: str | None) -> str | None:
     return value or None
 
 
-def _date(value: str | None) -> dt.date | None:
+def form_date(value: str | None) -> dt.date | None:
     value = _blank(value)
     if value is None:
         return None
@@ -192,7 +192,7 @@ def search(
 ) -> Response:
     state = web_state(request)
     form = SearchForm(
-        q, _blank(patient), _blank(doc_type), _blank(status), _date(date_from), _date(date_to), page
+        q, _blank(patient), _blank(doc_type), _blank(status), form_date(date_from), form_date(date_to), page
     )
     data = search_view(archive, form, state.settings.web.results_per_page)
     state.users.remember_query(session_token(request) or "", q.strip() or None)
@@ -364,8 +364,8 @@ def audit_filtered(
         archive,
         user=filters["user"],
         patient=filters["patient"],
-        since=_date(date_from),
-        until=_date(date_to),
+        since=form_date(date_from),
+        until=form_date(date_to),
     )
     return render(request, "audit.html", {**data, "filters": filters})
 

@@ -18,7 +18,7 @@ migration 0004 does: about two minutes per million pages); downgrading restores 
 0004 index.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-28
 """
 
@@ -32,7 +32,7 @@ from alembic import op
 from chartclerk.store.idents import identifier_index
 
 revision: str = "0009"
-down_revision: str | Sequence[str] | None = "0007"
+down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
