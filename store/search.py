@@ -543,6 +543,7 @@ def search_like(
         )
         .join(DocumentRow, DocumentRow.id == PageRow.document_id)
         .join(SourceRow, SourceRow.sha256 == DocumentRow.source_sha256)
+        .where(DocumentRow.superseded_by.is_(None))
         .order_by(PageRow.document_id, PageRow.number)
     )
     for phrase in phrases:
