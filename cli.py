@@ -301,6 +301,9 @@ def list_documents(
     status: Annotated[
         Literal["filed", "review"] | None, typer.Option("--status", help="filed or review.")
     ] = None,
+    superseded: Annotated[
+        bool, typer.Option("--superseded", help="Also superseded documents (another scan was kept).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """List archived documents (all of them when no filter is given).
@@ -308,12 +311,16 @@ def list_documents(
     Example: chartclerk list --status review
     """
     with _archive(_settings(ctx)) as archive:
-        docs = archive.list_documents(patient=patient, doc_type=doc_type, status=status)
+        docs = archive.list_documents(
+            patient=patient, doc_type=doc_type, status=status, superseded=superseded
+        )
     if as_json:
         _echo_json(docs)
         return
     for d in docs:
         why = f" ({d['review_reason']})" if d.get("review_reason") else ""
+        if d.get("superseded_by") is not None:
+            why += f" (superseded by #{d['superseded_by']})"
         typer.echo(
             f"{d['id']:>6} {d['status']:<6} {d['type']:<18} {d['patient_mrn'] or '-':<12} "
             f"{d['source']} p{d['source_pages'][0]}-{d['source_pages'][1]}{why}"
@@ -349,6 +356,12 @@ def show(
         return
     for key in ("id", "source", "source_pages", "type", "loinc", "type_confidence", "patient_mrn", "status"):
         typer.echo(f"{key}: {doc[key]}")
+    if doc.get("duplicate_of") is not None:
+        typer.echo(
+            f"possible duplicate of: #{doc['duplicate_of']} (similarity {doc['duplicate_similarity']:.2f})"
+        )
+    if doc.get("superseded_by") is not None:
+        typer.echo(f"superseded by: #{doc['superseded_by']}")
     if explain:
         typer.echo("")
         _echo_explanation(f"document {doc_id}", found, settings.classify.min_confidence, words=True)
@@ -397,6 +410,27 @@ def file_document(
             user=archive.actor.user,
         )  # fmt: skip
     typer.echo(f"document {doc['id']} filed ({doc['type']})")
+
+
+@app.command()
+def duplicate(
+    ctx: typer.Context,
+    doc_id: Annotated[
+        int, typer.Argument(metavar="ID", help="A document marked `possible duplicate of #N`.")
+    ],
+    keep: Annotated[
+        Literal["both", "this", "other"],
+        typer.Option("--keep", help="both (different papers), this (#N is superseded) or other (ID is)."),
+    ],
+) -> None:
+    """Resolve a possible duplicate scan: keep both, or mark one superseded (kept, hidden
+    from the chart and from search; `list --superseded` shows it).
+
+    Example: chartclerk duplicate 43 --keep other
+    """
+    with _archive(_settings(ctx)) as archive:
+        done = archive.resolve_duplicate(doc_id, keep=keep, user=archive.actor.user)
+    typer.echo(f"document {doc_id}: kept {keep} (documents {done['documents']})")
 
 
 @app.command()

@@ -53,6 +53,8 @@ _NO_LIFT: Final = 0.3  # line-structure lift of noise and pictures ...
 _CLEAR_LIFT: Final = 0.8  # ... and of a clearly lined text page
 _ENOUGH_COMPONENTS: Final = 60  # glyph-sized components for full confidence
 _MIN_DESKEW: Final = 0.05
+_THICK_STROKE: Final = 0.5  # inscribed radius, of the median glyph height, beyond any pen stroke
+_MIN_THICK: Final = 3.0  # px of the analysed copy
 _BLANK: Final = SkewEstimate(angle_degrees=0.0, sideways=False, confidence=0.0)
 
 
@@ -145,6 +147,26 @@ def _text_like(stats: npt.NDArray[np.int32], long_side: int) -> npt.NDArray[np.b
     return keep
 
 
+def _thick(
+    ink: npt.NDArray[np.uint8],
+    labels: npt.NDArray[np.int32],
+    stats: npt.NDArray[np.int32],
+    keep: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.bool_]:
+    """Per component: does it hold ink thicker than any pen stroke of the page's text (a logo,
+    a seal, a filled shape)? Such a blob is structureless ink that can outweigh a few lines of
+    text: thick means its inscribed radius exceeds _THICK_STROKE of the median text-like
+    component's height (and at least _MIN_THICK px)."""
+    thick = np.zeros(stats.shape[0], dtype=np.bool_)
+    if not keep.any():
+        return thick
+    height = float(np.median(stats[keep, cv2.CC_STAT_HEIGHT]))
+    radius = max(_MIN_THICK, _THICK_STROKE * height)
+    inside = cv2.distanceTransform(ink, cv2.DIST_L2, 3)
+    thick[np.unique(labels[inside > radius])] = True
+    return thick
+
+
 def _centred(x: FloatArray, y: FloatArray, w: FloatArray, cx: float, cy: float) -> _Points:
     return _Points(x=x - cx, y=y - cy, w=w)
 
@@ -155,6 +177,7 @@ def _extract_ink(small: npt.NDArray[np.uint8]) -> _Ink | None:
         return None
     _, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8, ltype=cv2.CV_32S)
     keep = _text_like(np.asarray(stats, dtype=np.int32), max(small.shape))
+    keep &= ~_thick(ink, np.asarray(labels, dtype=np.int32), np.asarray(stats, dtype=np.int32), keep)
     ys, xs = _nonzero(ink)
     text = keep[labels[ys, xs]]
     ys, xs = ys[text], xs[text]

@@ -267,6 +267,10 @@ class Archive:
                 row = _document_row(doc, rel, pdf_sha)
                 session.add(row)
                 session.flush()
+                # Near-duplicate scans (imported here: numpy stays out of `search` and `list`).
+                from chartclerk.store.dedupe import check_document
+
+                check_document(session, row, [page.text for page in doc.pages])
                 result = _archived(self._root, row, created=True)
             placed = False  # committed: the PDF stays
         except OSError as e:
@@ -284,9 +288,15 @@ class Archive:
             return None if row is None else _archived(self._root, row, created=False)
 
     def list_documents(
-        self, *, patient: str | None = None, doc_type: str | None = None, status: str | None = None
+        self,
+        *,
+        patient: str | None = None,
+        doc_type: str | None = None,
+        status: str | None = None,
+        superseded: bool = False,
     ) -> list[dict[str, Any]]:
-        """Documents (oldest first) as JSON-ready dicts, pages without text; ``patient`` is an MRN."""
+        """Documents (oldest first) as JSON-ready dicts, pages without text; ``patient`` is an MRN.
+        Superseded documents (a clerk kept another scan of the same paper) only with ``superseded``."""
         query = (
             select(DocumentRow)
             .options(joinedload(DocumentRow.source), selectinload(DocumentRow.pages).defer(PageRow.text))
@@ -298,6 +308,8 @@ class Archive:
             query = query.where(DocumentRow.doc_type == doc_type)
         if status is not None:
             query = query.where(DocumentRow.status == status)
+        if not superseded:
+            query = query.where(DocumentRow.superseded_by.is_(None))
         with session_scope(self._engine) as session:
             docs = [_document_dict(row, with_text=False) for row in session.scalars(query)]
         filters = {"patient": patient, "type": doc_type, "status": status}
@@ -491,6 +503,21 @@ class Archive:
             backup.unlink(missing_ok=True)
         log.info("document %d filed by a clerk (%s)", doc_id, "changed" if backup else "unchanged")
         return result
+
+    def resolve_duplicate(
+        self, doc_id: int, *, keep: Literal["both", "this", "other"], user: str
+    ) -> dict[str, Any]:
+        """A clerk keeps both documents of a possible duplicate pair, or marks one superseded
+        (chartclerk.store.dedupe.resolve_duplicate); recorded and audited in one transaction."""
+        from chartclerk.store.dedupe import resolve_duplicate
+
+        if not user.strip():
+            raise ArchiveError("a user name is required to resolve a duplicate")
+        with session_scope(self._writer) as session:
+            row = _load_document(session, doc_id)
+            return resolve_duplicate(
+                session, row, keep, Actor(user.strip(), self._actor.origin), now=utcnow()
+            )
 
     def _backup(self, path: Path) -> Path:
         backup = self.tmp_dir / f"{path.name}.{uuid.uuid4().hex}.bak"
@@ -766,6 +793,9 @@ def _document_dict(row: DocumentRow, *, with_text: bool) -> dict[str, Any]:
         "pdf_sha256": row.pdf_sha256,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
+        "duplicate_of": row.duplicate_of,
+        "duplicate_similarity": row.duplicate_similarity,
+        "superseded_by": row.superseded_by,
         "pages": pages,
     }
 

@@ -25,7 +25,13 @@ the page text) and the filters exactly. A search runs in one read transaction:
    phrase is counted only up to WINDOW, and a lone phrase's count comes from its
    candidates.
 4. Hits: the best ``limit`` (ties: lower page id, i.e. older, first), with ``snippet()``
-   and their documents and sources.
+   and their documents and sources. Pages of superseded documents (a clerk kept another
+   scan of the same paper, chartclerk.store.dedupe) are left out.
+5. An identifier-like term (chartclerk.store.idents) found on fewer than ``limit`` pages
+   is also looked for in the ``idents`` column (migration 0009): folded for OCR
+   look-alikes, then, when nothing at all was found, with one character dropped or
+   doubled, then changed or inserted (see :func:`search_fts`). Those hits rank below
+   the exact ones; their snippets mark the code as it was read.
 """
 
 from __future__ import annotations
@@ -42,6 +48,21 @@ from typing import Any, Literal
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from chartclerk.store.idents import (
+    EDIT_MIN,
+    ID_MAX,
+    ID_MIN,
+    collapse,
+    collapsed_token,
+    deletions,
+    fold,
+    folded_token,
+    identifier_spans,
+    insertions,
+    is_identifier,
+    read_as_code,
+    substitutions,
+)
 from chartclerk.store.models import SearchHit
 from chartclerk.store.roster import normalize_mrn
 from chartclerk.store.tables import FTS_TABLE, DocumentRow, PageRow, PatientRow, SourceRow
@@ -116,7 +137,152 @@ class _IndexStats:
 def search_fts(
     session: Session, terms: list[list[str]], *, patient: str | None, doc_type: str | None, limit: int
 ) -> list[SearchHit]:
-    """The best ``limit`` pages matching every term and filter (see the module doc)."""
+    """The best ``limit`` pages matching every term and filter (see the module doc): exact
+    matches first, then, when a term is an identifier and fewer than ``limit`` pages matched,
+    pages where it was read with look-alikes. Only when neither found a page, identifiers of
+    EDIT_MIN or more characters are looked for with one character dropped or doubled, then
+    with one character changed or inserted (a neighbouring accession number is never
+    offered while the code itself is on file)."""
+    hits = _search_exact(session, terms, patient=patient, doc_type=doc_type, limit=limit)
+    codes = {i: fold("".join(t)) for i, t in enumerate(terms) if _is_code(t)}
+    if not codes or len(hits) >= limit:
+        return hits
+    mrns = list(session.scalars(_patient_mrns(patient))) if patient is not None else None
+    if mrns == []:
+        return hits
+    floor = min((h.score for h in hits), default=1.0)
+    for tier in (1, 2, 3):
+        alternatives = {i: _code_tokens(q, tier) for i, q in codes.items()}
+        if any(not tokens for tokens in alternatives.values()):
+            continue  # a code too short for one edit more
+        seen = {(h.document_id, h.page) for h in hits}
+        found = _code_pages(session, terms, alternatives, mrns, doc_type, limit + len(seen))
+        fresh = [row for row in found if (row[1], row[2]) not in seen][: limit - len(hits)]
+        for rank, row in enumerate(fresh):
+            score = floor * 0.5**tier / (1 + 0.01 * rank)
+            hits.append(_code_hit(row, score, terms, codes, tier))
+        if hits:
+            break  # one edit more only when the code was found neither as typed nor through look-alikes
+    return hits
+
+
+def _is_code(term: Sequence[str]) -> bool:
+    """An identifier-like term: one word, or a few joined by hyphens ("ACC-20931")."""
+    return len(term) <= 4 and is_identifier("".join(term))
+
+
+def _code_tokens(folded: str, tier: int) -> list[str]:
+    """The idents tokens that match a folded code: itself (tier 1); one character dropped or
+    doubled (tier 2); one character changed or inserted (tier 3). Tiers 2 and 3 are for codes
+    of EDIT_MIN characters or more."""
+    if tier == 1:
+        return [folded_token(folded)]
+    if len(folded) < EDIT_MIN:
+        return []
+    if tier == 2:
+        return [collapsed_token(folded), *(folded_token(d) for d in deletions(folded) if len(d) >= ID_MIN)]
+    return [folded_token(v) for v in (*substitutions(folded), *insertions(folded)) if len(v) <= ID_MAX]
+
+
+def _code_match(token: str, folded: str, tier: int) -> bool:
+    """Whether ``token`` as read is the code ``folded`` at this tier (for snippets)."""
+    if not read_as_code(token):
+        return False
+    mine = fold(token)
+    if mine == folded:
+        return True
+    if tier >= 2 and (collapse(mine) == collapse(folded) or mine in deletions(folded)):
+        return True
+    return tier == 3 and _one_change_or_insert(mine, folded)
+
+
+def _one_change_or_insert(mine: str, folded: str) -> bool:
+    if len(mine) == len(folded):
+        return sum(a != b for a, b in zip(mine, folded, strict=True)) == 1
+    return len(mine) == len(folded) + 1 and folded in deletions(mine)
+
+
+def _code_pages(
+    session: Session,
+    terms: list[list[str]],
+    alternatives: dict[int, list[str]],
+    mrns: list[str] | None,
+    doc_type: str | None,
+    limit: int,
+) -> list[Any]:
+    """Pages where every code term matches one of its idents tokens and every other term its
+    text, newest first: (page id, document id, page number, text, type, MRN, source)."""
+    parts = []
+    for i, term in enumerate(terms):
+        if i in alternatives:
+            parts.append("idents : (" + " OR ".join(f'"{t}"' for t in alternatives[i]) + ")")
+        else:
+            parts.append(_text_phrase(term))
+    filters = " AND d.superseded_by IS NULL"
+    params: dict[str, Any] = {"query": " AND ".join(parts), "limit": limit}
+    if mrns is not None:
+        filters += " AND d.patient_mrn IN (SELECT value FROM json_each(:mrns))"
+        params["mrns"] = json.dumps(mrns)
+    if doc_type is not None:
+        filters += " AND d.doc_type = :doc_type"
+        params["doc_type"] = doc_type
+    return list(
+        session.execute(
+            text(
+                "SELECT p.id, p.document_id, p.number, p.text, d.doc_type, d.patient_mrn, s.name"
+                f" FROM {FTS_TABLE} JOIN pages AS p ON p.id = {FTS_TABLE}.rowid"
+                " JOIN documents AS d ON d.id = p.document_id"
+                " JOIN sources AS s ON s.sha256 = d.source_sha256"
+                f" WHERE {FTS_TABLE} MATCH :query{filters} ORDER BY p.id DESC LIMIT :limit"
+            ),
+            params,
+        ).all()
+    )
+
+
+def _code_hit(row: Any, score: float, terms: list[list[str]], codes: dict[int, str], tier: int) -> SearchHit:
+    """A hit found through look-alikes; its snippet shows the code as it was read."""
+    return SearchHit(
+        document_id=row[1],
+        page=row[2],
+        snippet=_code_snippet(row[3] or "", terms, codes, tier),
+        score=score,
+        doc_type=row[4],
+        patient_mrn=row[5],
+        source=row[6],
+    )
+
+
+def _code_snippet(
+    page_text: str, terms: list[list[str]], codes: dict[int, str], tier: int, width: int = 60
+) -> str:
+    flat = " ".join(page_text.split()).replace("[", "(").replace("]", ")")
+    spans: list[tuple[int, int]] = []
+    for start, stop, token in identifier_spans(flat):
+        if any(_code_match(token, q, tier) for q in codes.values()):
+            spans.append((start, stop))
+    words = {_fold(w) for i, t in enumerate(terms) if i not in codes for w in t}
+    for match in _WORD.finditer(flat):
+        if _fold(match.group(0)) in words:
+            spans.append(match.span())
+    if not spans:
+        return flat[: width * 2]
+    spans.sort()
+    begin = max(0, spans[0][0] - width)
+    end = min(len(flat), spans[0][1] + width)
+    out, at = [], begin
+    for start, stop in spans:
+        if start < at or stop > end:
+            continue
+        out += [flat[at:start], "[", flat[start:stop], "]"]
+        at = stop
+    out.append(flat[at:end])
+    return (_ELLIPSIS if begin else "") + "".join(out) + (_ELLIPSIS if end < len(flat) else "")
+
+
+def _search_exact(
+    session: Session, terms: list[list[str]], *, patient: str | None, doc_type: str | None, limit: int
+) -> list[SearchHit]:
     mrns: list[str] | None = None
     if patient is not None:
         mrns = list(session.scalars(_patient_mrns(patient)))
@@ -167,7 +333,7 @@ def _ranked_by_bm25(
 ) -> list[SearchHit]:
     """Every term is on fewer than COUNT_CAP pages: FTS5's bm25() over all matches (filters
     by join: bm25() would count every page of a type to weigh a type token)."""
-    filters = ""
+    filters = " AND d.superseded_by IS NULL"
     params: dict[str, Any] = {"query": " AND ".join(_text_phrase(t) for t in terms), "limit": limit}
     if mrns is not None:
         filters += " AND d.patient_mrn IN (SELECT value FROM json_each(:mrns))"
@@ -326,7 +492,7 @@ def _hits(session: Session, query: str, ranked: list[tuple[int, float]]) -> list
             f" JOIN pages AS p ON p.id = {FTS_TABLE}.rowid"
             " JOIN documents AS d ON d.id = p.document_id"
             " JOIN sources AS s ON s.sha256 = d.source_sha256"
-            f" WHERE {FTS_TABLE}.rowid = j.value AND {FTS_TABLE} MATCH :query"
+            f" WHERE {FTS_TABLE}.rowid = j.value AND {FTS_TABLE} MATCH :query AND d.superseded_by IS NULL"
         ),
         {
             "ids": json.dumps([page_id for page_id, _ in ranked]),
@@ -377,6 +543,7 @@ def search_like(
         )
         .join(DocumentRow, DocumentRow.id == PageRow.document_id)
         .join(SourceRow, SourceRow.sha256 == DocumentRow.source_sha256)
+        .where(DocumentRow.superseded_by.is_(None))
         .order_by(PageRow.document_id, PageRow.number)
     )
     for phrase in phrases:

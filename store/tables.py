@@ -5,7 +5,8 @@ The schema is created and changed only by the Alembic migrations in
 checks that the migrations and these classes agree.
 
 On SQLite the full-text index ``pages_fts`` (FTS5, migration 0004: columns ``text``,
-the page text, and ``scope``, its document's patient and type tokens), the view
+the page text, and ``scope``, its document's patient and type tokens; migration 0009
+adds ``idents``, the page's identifiers folded for OCR look-alikes), the view
 ``pages_scoped`` it reads them from and the triggers that keep it in sync are created
 by the migrations with raw SQL; they have no ORM class (see chartclerk.store.search).
 """
@@ -31,8 +32,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from chartclerk.store.idents import identifier_index
 
 # Stable constraint names, so later migrations can alter them on every backend.
 NAMING_CONVENTION = {
@@ -44,6 +48,12 @@ NAMING_CONVENTION = {
 }
 
 FTS_TABLE = "pages_fts"
+
+
+def _page_idents(context: DefaultExecutionContext) -> str:
+    """The idents column of a page being written: from its text (see chartclerk.store.idents)."""
+    params: dict[str, object] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return identifier_index(str(params.get("text") or ""))
 
 
 def utcnow() -> dt.datetime:
@@ -160,6 +170,12 @@ class DocumentRow(Base):
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    # Near duplicates (migration 0009, chartclerk.store.dedupe): the older document this one
+    # is possibly a second scan of, with the similarity; and the document a clerk kept
+    # instead of this one (superseded: hidden from the chart and from search by default).
+    duplicate_of: Mapped[int | None] = mapped_column(Integer)
+    duplicate_similarity: Mapped[float | None] = mapped_column(Float)
+    superseded_by: Mapped[int | None] = mapped_column(Integer)
 
     source: Mapped[SourceRow] = relationship(back_populates="documents")
     pages: Mapped[list[PageRow]] = relationship(
@@ -189,8 +205,30 @@ class PageRow(Base):
     words: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     # Where the text came from: 'ocr' (tesseract) or 'file' (a digital page's own text layer).
     text_source: Mapped[str] = mapped_column(String(8), default="ocr", server_default="ocr")
+    # The page's identifiers folded for OCR look-alikes (migration 0009, chartclerk.store.idents):
+    # made from the text whenever a page is written through the ORM; indexed in pages_fts.
+    idents: Mapped[str] = mapped_column(Text, default=_page_idents, onupdate=_page_idents, server_default="")
 
     document: Mapped[DocumentRow] = relationship(back_populates="pages")
+
+
+class DocSignatureRow(Base):
+    """A document's near-duplicate signature (chartclerk.store.dedupe): MinHash and numbers."""
+
+    __tablename__ = "doc_signatures"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    minhash: Mapped[bytes] = mapped_column(LargeBinary)  # NUM_PERM uint32 values
+    numbers: Mapped[str] = mapped_column(Text)  # the digits of its number tokens, in reading order
+
+
+class DocBucketRow(Base):
+    """One LSH band key of a document's MinHash: documents sharing a key are candidates."""
+
+    __tablename__ = "doc_buckets"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
 
 
 class CorrectionRow(Base):

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from chartclerk.ocr.geometry import deskew, measure_skew, rotate_quarter
 from chartclerk.tests.scans import distort, make_roster, render_page
@@ -216,3 +216,23 @@ def test_fast_enough_on_a_300_dpi_page() -> None:
     elapsed = time.perf_counter() - start
 
     assert elapsed < 0.5  # ~30-50 ms on two cores; generous for loaded CI machines
+
+
+@pytest.mark.parametrize(("skew", "lines"), [(4.0, 2), (7.0, 2), (7.0, 1), (-7.9, 1)])
+def test_a_logo_does_not_drown_sparse_bitonal_text(skew: float, lines: int) -> None:
+    """A solid logo can hold more ink than a line or two of text; it used to flatten the
+    line structure so that the page counted as blank (skew 0: several degrees off)."""
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 20)
+    img = Image.new("L", (1275, 1650), 255)
+    draw = ImageDraw.Draw(img)
+    for i in range(lines):
+        draw.text((150 + 40 * i, 400 + 90 * i), "Refill request received by fax", font=font, fill=0)
+    page = np.asarray(img).copy()
+    cv2.circle(page, (214, 184), 64, 0, -1)  # the logo: a solid disc in the corner
+    scan = distort(page, skew_degrees=skew, noise=0.002, seed=3)
+    bitonal = np.where(scan < 140, 0, 255).astype(np.uint8)
+
+    estimate = measure_skew(bitonal)
+
+    assert abs(estimate.angle_degrees - skew) < TOLERANCE
+    assert estimate.confidence > 0.0

@@ -292,3 +292,65 @@ def test_migration_from_0003_keeps_search_working(settings: Settings, tmp_path: 
         assert found(archive, "albumin", patient="4567") == [(note, 1), (note, 2)]
         assert found(archive, "albumin", doc_type="lab_report") == [(lab, 1), (lab, 2)]
         assert index_ok(archive) and archive.verify().ok
+
+
+# -- identifiers through OCR look-alikes ----------------------------------------------------------
+
+
+def test_identifier_found_through_look_alikes(
+    archive: Archive, tmp_path: Path, page_pdf: Path, path: str
+) -> None:
+    misread = add_document(archive, tmp_path, page_pdf, ["Accession No: SO4B1I27 received"], mrn="000123")
+    exact = add_document(archive, tmp_path, page_pdf, ["Accession No: 50481127 received"], mrn="4567")
+    other = add_document(archive, tmp_path, page_pdf, ["Accession No: 50481128 received"], mrn="4567")
+    hits = archive.search("50481127", limit=5)
+    assert [h.document_id for h in hits] == [exact, misread]  # exact first, never the neighbour code
+    assert hits[0].score > hits[1].score
+    assert "[SO4B1I27]" in hits[1].snippet  # the text as it was read
+    assert other in [h.document_id for h in archive.search("50481128", limit=5)]
+    assert [h.document_id for h in archive.search("50481127", patient="000123")] == [misread]
+    assert [h.document_id for h in archive.search("accession 5O481127", doc_type="lab_report")][:2] == [
+        exact,
+        misread,
+    ]
+
+
+def test_words_stay_words(archive: Archive, tmp_path: Path, page_pdf: Path) -> None:
+    add_document(archive, tmp_path, page_pdf, ["Claim 501O22 SOLO flight"], mrn="000123")
+    assert found(archive, "5010") == []  # too short to be an identifier: exact only
+    assert found(archive, "SOLO") == [(1, 1)]
+    add_document(archive, tmp_path, page_pdf, ["claim Solomon paid solomon"], mrn="4567")
+    assert found(archive, "5010M0N") == []  # a word on the page is never folded
+    assert found(archive, "S01O22") == [(1, 1)]
+    capitals = add_document(archive, tmp_path, page_pdf, ["Member SBOVASWT"], mrn="4567")
+    assert found(archive, "SB0VASWT") == [(capitals, 1)]  # every digit read as a letter
+
+
+def test_one_edit_more_for_long_identifiers(archive: Archive, tmp_path: Path, page_pdf: Path) -> None:
+    dropped = add_document(
+        archive, tmp_path, page_pdf, ["Member ID XK7O4219 card"], mrn="000123"
+    )  # 5 dropped
+    doubled = add_document(
+        archive, tmp_path, page_pdf, ["Member ID XK7O542219 card"], mrn="4567"
+    )  # 2 doubled
+    short = add_document(archive, tmp_path, page_pdf, ["Order AB134 AB1234X"], mrn="4567")
+    assert {h.document_id for h in archive.search("XK7054219", limit=5)} == {dropped, doubled}
+    assert archive.search("AB12345", limit=5) == []  # 7 characters: look-alikes only, no edit
+    assert short
+    changed = add_document(archive, tmp_path, page_pdf, ["Ref HEMFUDZ2S4 / 2026"], mrn="4567")  # 6 read as E
+    assert [h.document_id for h in archive.search("H6MFUDZ2S4")] == [changed]
+    assert "[HEMFUDZ2S4]" in archive.search("H6MFUDZ2S4")[0].snippet
+    # A neighbouring number is offered only while the code itself is not on file.
+    near = add_document(archive, tmp_path, page_pdf, ["Ref H6MFUDZ2S9"], mrn="4567")
+    assert [h.document_id for h in archive.search("H6MFUDZ2S9")] == [near]
+
+
+def test_identifier_index_follows_page_changes(archive: Archive, tmp_path: Path, page_pdf: Path) -> None:
+    doc = add_document(archive, tmp_path, page_pdf, ["Policy P0LICY-88I2O4"], mrn="000123")
+    assert found(archive, "P0L1CY881204") == [(doc, 1)]
+    with archive.engine.begin() as conn:  # an ORM-less edit keeps the old idents: re-index from text
+        conn.execute(
+            text("UPDATE pages SET text = 'Policy none', idents = '' WHERE document_id = :d"), {"d": doc}
+        )
+    assert found(archive, "P0L1CY881204") == []
+    assert index_ok(archive)
