@@ -43,7 +43,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -69,12 +69,14 @@ from chartclerk.store.tables import FTS_TABLE, DocumentRow, PageRow, PatientRow,
 
 __all__ = [
     "COUNT_CAP",
+    "CodePages",
     "WINDOW",
     "fts_expression",
     "fts_terms",
     "scope_token",
     "search_fts",
     "search_like",
+    "with_lookalikes",
 ]
 
 log = logging.getLogger(__name__)
@@ -144,19 +146,54 @@ def search_fts(
     with one character changed or inserted (a neighbouring accession number is never
     offered while the code itself is on file)."""
     hits = _search_exact(session, terms, patient=patient, doc_type=doc_type, limit=limit)
+    return with_lookalikes(session, terms, hits, patient=patient, doc_type=doc_type, limit=limit)
+
+
+class CodePages(Protocol):
+    """A backend's finder of pages whose idents hold one of each code term's tokens and whose
+    text holds every other term: rows (page id, document id, page number, text, type, MRN,
+    source), newest first."""
+
+    def __call__(
+        self,
+        session: Session,
+        terms: list[list[str]],
+        alternatives: dict[int, list[str]],
+        mrns: list[str] | None,
+        doc_type: str | None,
+        limit: int,
+    ) -> list[Any]: ...
+
+
+def with_lookalikes(
+    session: Session,
+    terms: list[list[str]],
+    hits: list[SearchHit],
+    *,
+    patient: str | None,
+    doc_type: str | None,
+    limit: int,
+    code_pages: CodePages | None = None,
+) -> list[SearchHit]:
+    """``hits`` (the exact matches), then, when a term is an identifier and fewer than
+    ``limit`` pages matched, pages where it was read with look-alikes, ranked below them; only
+    when neither found a page, identifiers of EDIT_MIN or more characters with one character
+    dropped or doubled, then changed or inserted. The same tiers on every backend: only
+    ``code_pages`` (how the idents column is searched) differs."""
     codes = {i: fold("".join(t)) for i, t in enumerate(terms) if _is_code(t)}
     if not codes or len(hits) >= limit:
         return hits
     mrns = list(session.scalars(_patient_mrns(patient))) if patient is not None else None
     if mrns == []:
         return hits
+    find = code_pages or _code_pages
     floor = min((h.score for h in hits), default=1.0)
     for tier in (1, 2, 3):
         alternatives = {i: _code_tokens(q, tier) for i, q in codes.items()}
         if any(not tokens for tokens in alternatives.values()):
             continue  # a code too short for one edit more
         seen = {(h.document_id, h.page) for h in hits}
-        found = _code_pages(session, terms, alternatives, mrns, doc_type, limit + len(seen))
+        found = find(session, terms, alternatives, mrns, doc_type, limit + len(seen))
         fresh = [row for row in found if (row[1], row[2]) not in seen][: limit - len(hits)]
         for rank, row in enumerate(fresh):
             score = floor * 0.5**tier / (1 + 0.01 * rank)

@@ -19,7 +19,10 @@ A search runs in one read transaction, with the same bounds as the FTS5 path:
    than a rarer one. A phrase of common words is the costly case: PostgreSQL checks word
    positions on each page holding both words until the window is full.
 4. Hits: the best ``limit`` (ties: older page first); ``ts_headline`` (the costly part: it
-   parses the page text again) only on those.
+   parses the page text again) only on those. Superseded documents are left out, as in FTS5.
+5. An identifier-like term found on fewer than ``limit`` pages is also looked for through OCR
+   look-alikes, in the same tiers as the FTS5 path (chartclerk.store.search.with_lookalikes),
+   in the ``idents`` column (migration 0009) through a GIN index on its ``simple`` tsvector.
 """
 
 from __future__ import annotations
@@ -81,7 +84,50 @@ def search_pg(
             candidates = [(int(r[0]), float(r[1])) for r in rows]
     ranked = sorted(candidates, key=lambda c: (-c[1], c[0]))[:limit]
     phrases = [[w.lower() for w in t] for t in terms if len(t) > 1]
-    return _hits(session, params["q"], ranked, phrases)
+    hits = _hits(session, params["q"], ranked, phrases)
+    return fts5.with_lookalikes(
+        session, terms, hits, patient=patient, doc_type=doc_type, limit=limit, code_pages=_code_pages
+    )
+
+
+def _code_pages(
+    session: Session,
+    terms: list[list[str]],
+    alternatives: dict[int, list[str]],
+    mrns: list[str] | None,
+    doc_type: str | None,
+    limit: int,
+) -> list[Any]:
+    """Pages whose idents hold one of each code term's look-alike tokens (GIN index on
+    ``to_tsvector('simple', idents)``, migration 0011) and whose text holds every other term,
+    newest first; superseded documents left out (the look-alike tiers of the FTS5 path)."""
+    params: dict[str, Any] = {"limit": limit}
+    where = ["d.superseded_by IS NULL"]
+    for i, tokens in alternatives.items():
+        # Tokens are f/c + lower-case letters and digits + 0: nothing in them is an operator.
+        params[f"code{i}"] = " | ".join(tokens)
+        where.append(f"to_tsvector('simple', p.idents) @@ to_tsquery('simple', :code{i})")
+    others = [t for i, t in enumerate(terms) if i not in alternatives]
+    if others:
+        params["q"] = websearch_text(others)
+        where.append(f"p.tsv @@ {_QUERY}")
+    if mrns is not None:
+        where.append("d.patient_mrn = ANY(:mrns)")
+        params["mrns"] = mrns
+    if doc_type is not None:
+        where.append("d.doc_type = :doc_type")
+        params["doc_type"] = doc_type
+    return list(
+        session.execute(
+            text(
+                "SELECT p.id, p.document_id, p.number, p.text, d.doc_type, d.patient_mrn, s.name"
+                " FROM pages AS p JOIN documents AS d ON d.id = p.document_id"
+                " JOIN sources AS s ON s.sha256 = d.source_sha256"
+                f" WHERE {' AND '.join(where)} ORDER BY p.id DESC LIMIT :limit"
+            ),
+            params,
+        ).all()
+    )
 
 
 def _estimate(session: Session, matches: str, params: dict[str, Any]) -> float:
@@ -133,7 +179,8 @@ def _hits(
             f" ts_headline('{TS_CONFIG}', translate(p.text, '[]', '()'), {_QUERY}, :options),"
             " d.doc_type, d.patient_mrn, s.name"
             " FROM pages AS p JOIN documents AS d ON d.id = p.document_id"
-            " JOIN sources AS s ON s.sha256 = d.source_sha256 WHERE p.id = ANY(:ids)"
+            " JOIN sources AS s ON s.sha256 = d.source_sha256"
+            " WHERE p.id = ANY(:ids) AND d.superseded_by IS NULL"
         ),
         {"q": q, "options": _HEADLINE, "ids": [page_id for page_id, _ in ranked]},
     ).all()

@@ -12,7 +12,7 @@ the current submission, its state, how many deliveries started it (a page that k
 worker three times fails its file), the worker, and the page's result once read.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-28
 """
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0008"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -38,6 +38,8 @@ PG_SEARCH_SQL = (
     " asciiword, asciihword, hword_asciipart, word, hword, hword_part WITH unaccent, chartclerk_stem",
     "ALTER TABLE pages ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('chartclerk', text)) STORED",
     "CREATE INDEX ix_pages_tsv ON pages USING gin (tsv)",
+    # The look-alike tokens of 0009's idents column (chartclerk.store.search_pg._code_pages).
+    "CREATE INDEX ix_pages_idents ON pages USING gin (to_tsvector('simple', idents))",
     # The audit log and the disclosure log are append-only, as 0002's and 0008's triggers make
     # them on SQLite.
     "CREATE FUNCTION chartclerk_append_only() RETURNS trigger LANGUAGE plpgsql AS"
@@ -80,6 +82,7 @@ def downgrade() -> None:
             for op_name in ("update", "delete", "truncate"):
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{op_name} ON {table}")
         op.execute("DROP FUNCTION IF EXISTS chartclerk_append_only()")
+        op.execute("DROP INDEX IF EXISTS ix_pages_idents")
         op.execute("DROP INDEX IF EXISTS ix_pages_tsv")
         op.execute("ALTER TABLE pages DROP COLUMN IF EXISTS tsv")
         op.execute("DROP TEXT SEARCH CONFIGURATION IF EXISTS chartclerk")
