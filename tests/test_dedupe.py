@@ -53,8 +53,11 @@ def page_pdf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def archive(settings: Settings) -> Iterator[Archive]:
-    with Archive.open(settings) as opened:
+def archive(settings: Settings, database_url: str | None) -> Iterator[Archive]:
+    if database_url is not None:  # the CLI reads the config file: point it at the same database
+        config = settings.archive.parent / "config.yaml"
+        config.write_text(config.read_text().replace("database: null", f"database: '{database_url}'"))
+    with Archive.open(settings.model_copy(update={"database": database_url})) as opened:
         opened.import_patients(PATIENTS)
         yield opened
 
