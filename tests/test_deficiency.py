@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,7 @@ from chartclerk.deficiency import PatientInfo, find_document_deficiencies, find_
 from chartclerk.deficiency.chart import ChartDocument, find_chart_deficiencies
 from chartclerk.settings import DeficiencySettings, Settings
 from chartclerk.store import Archive
-
-sys.path.insert(0, str(Path(__file__).parent))
-from deficiencyforms import (  # noqa: E402
+from chartclerk.tests.deficiencyforms import (
     archive_pages,
     signature_form,
     text_page,
