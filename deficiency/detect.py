@@ -34,9 +34,14 @@ _VERBAL = re.compile(
     r"|\b(?:verbal|telephone|phone)\s+order\b",
     re.IGNORECASE,
 )
-_PAGE_OF = re.compile(r"\b(?:page|pg\.?|p\.)\s*(\d{1,3})\s*(?:of|/)\s*(\d{1,3})\b", re.IGNORECASE)
+# OCR reads a lone "1" as l, I or |: page numbers allow them.
+_PAGE_OF = re.compile(
+    r"(?<![A-Za-z])(?:page|pg\.?|p\.)\s*([0-9Il|!]{1,3})\s*(?:of|/)\s*([0-9Il|!]{1,3})(?![0-9])",
+    re.IGNORECASE,
+)
 _ID_LABEL = re.compile(
-    r"\b(?:MRN|Med(?:ical)?\s*Rec(?:ord)?|Chart\s*#|Patient(?:\s*Name)?|Pt(?:\s*Name)?|Name)\s*[:#]\s*\S",
+    r"\b(?:(?:MRN|Med(?:ical)?\s*Rec(?:ord)?(?:\s*(?:#|No\.?|Number))?|Chart\s*#|Patient\s*ID)\s*[:#]?\s*\d{4}"
+    r"|(?:Patient(?:\s*Name)?|Pt(?:\s*Name)?|Name)\s*[:#]\s*[A-Za-z])",
     re.IGNORECASE,
 )
 _PRINTED_CONFIDENCE = 60.0
@@ -182,7 +187,7 @@ def find_signature_areas(page: PageInput) -> list[SignatureArea]:
     areas: list[SignatureArea] = []
     for line in lines:
         for wi, word in enumerate(line):
-            if not _ANCHOR.match(word.text.strip()):
+            if not _is_anchor(word.text):
                 continue
             line_text = " ".join(w.text for w in line)
             if _ON_FILE.search(line_text) and not _ESIGN.search(line_text):
@@ -201,6 +206,15 @@ def find_signature_areas(page: PageInput) -> list[SignatureArea]:
     return areas
 
 
+def _is_anchor(text: str) -> bool:
+    """A signature label word, as OCR reads it: glued to its line ("signature:_____"), or with
+    a letter misread ("Sionature")."""
+    core = text.strip().rstrip("_.:-—=|").lstrip("_-—(")
+    if _ANCHOR.match(core):
+        return True
+    return 8 <= len(core) <= 10 and fuzz.ratio(core.lower(), "signature") >= 85
+
+
 def _typed_signature(line: list[PageWord], after: list[PageWord], stop: PageWord | None) -> str:
     """A digital signature written as text on the label's line ("/s/ J. Smith, MD",
     "Electronically signed by ...")."""
@@ -210,15 +224,18 @@ def _typed_signature(line: list[PageWord], after: list[PageWord], stop: PageWord
     return field or "electronically signed"
 
 
-def _signature_region(page: PageInput, geo: _Geometry, anchor: PageWord, stop: PageWord | None) -> PixelBox:
-    """The region where the signature goes: on the ruled line to the right of the label, on a
-    line just above it (label printed under the line), or else to the right of the label."""
+def _signature_region(
+    page: PageInput, geo: _Geometry, anchor: PageWord, stop: PageWord | None, reach: float = 0.55
+) -> PixelBox:
+    """The region where the signature (or a date) goes: on the ruled line to the right of the
+    label, on a line just above it (label printed under the line), or else to the right of
+    the label. ``reach``: how far right a field may run without a next label, in page widths."""
     ax0, ay0, ax1, ay1 = geo.px(anchor.box)
     th = geo.text_h
     right_end = (
         round(stop.box.left * geo.width - 0.2 * th)
         if stop
-        else min(round(ax0 + 0.55 * geo.width), round(0.98 * geo.width))
+        else min(round(ax0 + reach * geo.width), round(0.98 * geo.width))
     )
     if page.image is not None:
         band = (round(ax1 + 0.1 * th), round(ay0 - 0.4 * th), right_end, round(ay1 + 0.9 * th))
@@ -311,16 +328,9 @@ def _undated(page: PageInput, area: SignatureArea) -> list[Finding]:
 
 
 def _field_written(page: PageInput, geo: _Geometry, label: PageWord) -> bool:
+    """Is the field of this label (a date, a time) written in by hand?"""
     assert page.image is not None
-    lx0, ly0, lx1, ly1 = geo.px(label.box)
-    th = geo.text_h
-    band = (round(lx1 + 0.1 * th), round(ly0 - 0.4 * th), round(lx1 + 2.2 * geo.dpi), round(ly1 + 0.9 * th))
-    rules = find_rule_lines(page.image, band, geo.dpi, min_inches=0.4)
-    if rules:
-        x0, y0, x1, y1 = max(rules, key=lambda r: r[2] - r[0])
-        region = (x0, round(y0 - 2.6 * th), x1, round(y1 + 0.8 * th))
-    else:
-        region = (band[0], round(ly0 - 1.2 * th), band[2], band[3])
+    region = _signature_region(page, geo, label, None, reach=0.25)
     printed = [geo.px(w.box) for w in page.words if _printed(w, geo)]
     reading = read_ink(page.image, region, geo.dpi, printed)
     return reading.verdict != "stamped" and (
@@ -381,14 +391,14 @@ def _missing_pages(pages: list[PageInput]) -> list[Finding]:
     series: dict[int, dict[int, tuple[PageInput, str]]] = {}
     for page in pages:
         for m in _PAGE_OF.finditer(page.text):
-            x, y = int(m.group(1)), int(m.group(2))
+            x, y = _page_number(m.group(1)), _page_number(m.group(2))
             if 1 <= x <= y <= 500:
                 series.setdefault(y, {}).setdefault(x, (page, m.group(0)))
     found = []
     for total, seen in sorted(series.items()):
         if len(seen) < 2 and total > len(pages) + 20:
             continue  # a lone "page 3 of 90" in a letter: not this document's numbering
-        missing = [n for n in range(1, total + 1) if n not in seen]
+        missing = [n for n in range(1, total + 1) if n not in seen and not _unread_page_fits(n, seen, pages)]
         if not missing:
             continue
         before = max((n for n in seen if n < missing[0]), default=min(seen))
@@ -405,6 +415,23 @@ def _missing_pages(pages: list[PageInput]) -> list[Finding]:
             )
         )
     return found
+
+
+def _unread_page_fits(n: int, seen: dict[int, tuple[PageInput, str]], pages: list[PageInput]) -> bool:
+    """Page number ``n`` was not read, but the document has as many pages whose number was not
+    read (a smudged footer) where the unread numbers around ``n`` would stand."""
+    numbered = {page.number for page, _ in seen.values()}
+    lo = max((k for k in seen if k < n), default=0)
+    hi = min((k for k in seen if k > n), default=max(seen) + (n - max(seen)) + len(pages))
+    first = seen[lo][0].number if lo else 0
+    last = seen[hi][0].number if hi in seen else len(pages) + 1
+    slots = [p.number for p in pages if p.number not in numbered and first < p.number < last]
+    gap = (hi - lo - 1) if hi in seen else n - lo
+    return len(slots) >= gap
+
+
+def _page_number(raw: str) -> int:
+    return int(re.sub(r"[Il|!]", "1", raw))
 
 
 def _words_box(page: PageInput, phrase: str) -> Box | None:

@@ -109,6 +109,14 @@ def test_page_numbering_gaps_and_short_counts() -> None:
     assert "page 3" in find_document_deficiencies(short, who)[0].detail
     whole = [text_page(i, ["DOE, JANE", f"page {i} of 2"]) for i in (1, 2)]
     assert find_document_deficiencies(whole, who) == ()
+    # OCR misreads: "Page l of 3", and a footer not read at all on the page that is there
+    smudged = [
+        text_page(1, ["DOE, JANE", "Page l of 3"]),
+        text_page(2, ["DOE, JANE"]),
+        text_page(3, ["DOE, JANE", "Page 3 of 3"]),
+    ]
+    assert find_document_deficiencies(smudged, who) == ()
+    assert kinds(find_document_deficiencies([smudged[0], smudged[2]], who)) == ["pages_missing"]
 
 
 def test_loose_page_without_patient_identifier() -> None:
