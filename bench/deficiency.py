@@ -310,7 +310,7 @@ def main() -> int:
             docs = {d["id"]: d for d in archive.list_documents()}
         by_doc: dict[int, list[dict[str, object]]] = defaultdict(list)
         for f in findings:
-            by_doc[int(f["document_id"])].append(f)  # type: ignore[call-overload]
+            by_doc[int(f["document_id"])].append(f)
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         unsure = 0
         for doc_id, doc in docs.items():
@@ -365,7 +365,7 @@ def _match_signatures(truth: Truth, found: list[dict[str, object]], counts: dict
         for top, positive in wanted:
             hit = None
             for i, r in enumerate(regions):
-                r4 = r  # type: ignore[assignment]
+                r4 = r
                 bottom = float(r4[1]) + float(r4[3])  # type: ignore[index]
                 if i not in used and abs(bottom - top) < 0.04:
                     hit = i
