@@ -20,10 +20,9 @@ from chartclerk.workers import SerialExecutor
 def test_deficiencies_page_draws_findings_and_closes_them(settings: Settings, tmp_path: Path) -> None:
     app = create_app(settings, clock=FakeClock(), make_executor=SerialExecutor, hasher=FAST_ARGON2)
     state = app.state.web
-    unsigned = archive_pages(state.archive, tmp_path / "scans", [signature_form(random.Random(3), "unsigned")],
-                             mrn=None)  # fmt: skip
-    signed = archive_pages(state.archive, tmp_path / "scans", [signature_form(random.Random(4), "signed")],
-                           mrn=None)  # fmt: skip
+    scans = tmp_path / "scans"
+    unsigned = archive_pages(state.archive, scans, [signature_form(random.Random(3), "unsigned")], mrn=None)
+    signed = archive_pages(state.archive, scans, [signature_form(random.Random(4), "signed")], mrn=None)
     state.users.add("clara", "clerk", PASSWORD)
     state.users.add("audrey", "auditor", PASSWORD)
     with TestClient(app, base_url="http://testserver", follow_redirects=False) as client:
