@@ -117,29 +117,33 @@ def patient_documents(archive: Archive, mrn: str, types: Iterable[str]) -> list[
 
 
 def save_document_findings(
-    archive: Archive, doc_id: int, pdf_sha256: str, version: int, findings: Iterable[FindingRecord]
+    archive: Archive, batch: Iterable[tuple[int, str, Iterable[FindingRecord]]], version: int
 ) -> int:
-    """Replace the document's open per-document findings by ``findings`` (one transaction): a
-    finding found again keeps its row (and its age); one a clerk closed stays closed. Returns
-    how many are open now."""
-    records = {f.key: f for f in findings}
+    """For each (document id, its PDF's sha256, findings) of ``batch``, in one transaction:
+    replace the document's open per-document findings by these (a finding found again keeps
+    its row and its age; one a clerk closed stays closed) and note which PDF was read. Returns
+    how many findings the batch holds."""
+    total = 0
     with session_scope(write_engine(archive.engine)) as session:
-        mrn = session.scalar(select(DocumentRow.patient_mrn).where(DocumentRow.id == doc_id))
-        existing = {
-            r.key: r
-            for r in session.scalars(
-                select(DeficiencyRow).where(
-                    DeficiencyRow.document_id == doc_id, DeficiencyRow.kind.not_in(CHART_KINDS)
+        for doc_id, pdf_sha256, findings in batch:
+            records = {f.key: f for f in findings}
+            total += len(records)
+            mrn = session.scalar(select(DocumentRow.patient_mrn).where(DocumentRow.id == doc_id))
+            existing = {
+                r.key: r
+                for r in session.scalars(
+                    select(DeficiencyRow).where(
+                        DeficiencyRow.document_id == doc_id, DeficiencyRow.kind.not_in(CHART_KINDS)
+                    )
                 )
-            )
-        }
-        _merge(session, existing, records, mrn)
-        scan = session.get(DeficiencyScanRow, doc_id)
-        if scan is None:
-            session.add(DeficiencyScanRow(document_id=doc_id, pdf_sha256=pdf_sha256, version=version))
-        else:
-            scan.pdf_sha256, scan.version, scan.scanned_at = pdf_sha256, version, utcnow()
-    return len(records)
+            }
+            _merge(session, existing, records, mrn)
+            scan = session.get(DeficiencyScanRow, doc_id)
+            if scan is None:
+                session.add(DeficiencyScanRow(document_id=doc_id, pdf_sha256=pdf_sha256, version=version))
+            else:
+                scan.pdf_sha256, scan.version, scan.scanned_at = pdf_sha256, version, utcnow()
+    return total
 
 
 def save_chart_findings(archive: Archive, mrn: str, findings: Iterable[FindingRecord]) -> int:
