@@ -431,7 +431,7 @@ def _unread_page_fits(n: int, seen: dict[int, tuple[PageInput, str]], pages: lis
 
 
 def _page_number(raw: str) -> int:
-    return int(re.sub(r"[Il|!]", "1", raw))
+    return int(re.sub(r"[IiLl|!]", "1", raw))
 
 
 def _words_box(page: PageInput, phrase: str) -> Box | None:

@@ -111,7 +111,7 @@ def test_page_numbering_gaps_and_short_counts() -> None:
     assert find_document_deficiencies(whole, who) == ()
     # OCR misreads: "Page l of 3", and a footer not read at all on the page that is there
     smudged = [
-        text_page(1, ["DOE, JANE", "Page l of 3"]),
+        text_page(1, ["DOE, JANE", "PAGE L OF 3"]),
         text_page(2, ["DOE, JANE"]),
         text_page(3, ["DOE, JANE", "Page 3 of 3"]),
     ]
