@@ -30,8 +30,10 @@ lint: $(VENV)/.installed
 	@mkdir -p build/typecheck && ln -sfn ../.. build/typecheck/chartclerk
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../pyproject.toml chartclerk
 
-# The shipped document-type model from scratch: render and OCR the training corpus
-# (classify/corpus.py, about 5 minutes on 2 cores), then fit (classify/model/).
+# The shipped document-type model from scratch (the factory, classify/training/): render and
+# OCR the training corpus (forms-style documents from templates/forms/*.yaml and clinical
+# notes from templates/*.yaml, about 5 minutes on 2 cores), then fit and calibrate (about a
+# minute) into classify/model/.
 model: system-deps-test $(VENV)/.installed
 	$(PY) -m chartclerk.classify.training --rebuild-corpus --workers 2
 

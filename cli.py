@@ -18,15 +18,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from chartclerk.classify.doctype import DOC_TYPES
 from chartclerk.errors import ChartclerkError, ExitCode
 from chartclerk.log import configure_logging
 from chartclerk.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from chartclerk.classify.model import Explanation
     from chartclerk.pipeline import FileOutcome
     from chartclerk.store import Archive
     from chartclerk.store.audit import Actor
@@ -47,13 +49,18 @@ deficiencies_app = typer.Typer(
 )
 app.add_typer(deficiencies_app, name="deficiencies")
 
-DocType = Literal[
-    "face_sheet", "history_physical", "progress_note", "consult_note", "discharge_summary",
-    "operative_report", "lab_report", "radiology_report", "referral", "consent_form", "prescription",
-    "insurance", "other",
-]  # fmt: skip
-DOC_TYPES: tuple[str, ...] = get_args(DocType)
-TypeOption = Annotated[DocType | None, typer.Option("--type", help="Document type, e.g. discharge_summary.")]
+
+def _doc_type(value: str | None) -> str | None:
+    """--type takes one of the 13 document types (the one list: classify.DOC_TYPES)."""
+    if value is not None and value not in DOC_TYPES:
+        raise typer.BadParameter(f"{value!r} is not a document type: {', '.join(DOC_TYPES)}")
+    return value
+
+
+TypeOption = Annotated[
+    str | None,
+    typer.Option("--type", callback=_doc_type, help=f"Document type: {', '.join(DOC_TYPES)}."),
+]
 PatientOption = Annotated[str | None, typer.Option("--patient", help="Patient MRN.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (the contract outside tools read).")]
 
@@ -323,21 +330,37 @@ def show(
     ctx: typer.Context,
     doc_id: Annotated[int, typer.Argument(metavar="ID", help="Document id.")],
     as_json: JsonOption = False,
+    explain: Annotated[
+        bool,
+        typer.Option("--explain", help="The three likeliest types and the words that decided."),
+    ] = False,
 ) -> None:
-    """Show one document with its pages' text.
+    """Show one document with its pages' text; with --explain, why it has its type.
 
-    Example: chartclerk show 42 --json
+    Example: chartclerk show 42 --explain
     """
     from chartclerk.store.deficiencies import document_findings
 
-    with _archive(_settings(ctx)) as archive:
+    settings = _settings(ctx)
+    with _archive(settings) as archive:
         doc = archive.get_document(doc_id, with_text=True)
         doc["deficiencies"] = document_findings(archive, doc_id)
+        if explain:
+            from chartclerk.doctypes import explain_document
+
+            found = explain_document(doc, settings)
     if as_json:
+        if explain:
+            doc["explanation"] = _explanation_json(found)
         _echo_json(doc)
         return
     for key in ("id", "source", "source_pages", "type", "loinc", "type_confidence", "patient_mrn", "status"):
         typer.echo(f"{key}: {doc[key]}")
+    if explain:
+        typer.echo("")
+        _echo_explanation(f"document {doc_id}", found, settings.classify.min_confidence, words=True)
+        if found.classification.doc_type != doc["type"]:
+            typer.echo(f"  (filed as {doc['type']}: typed by an earlier model or corrected by a clerk)")
     for page in doc["pages"]:
         source = "text from the file" if page.get("text_source") == "file" else "text by OCR"
         typer.echo(
@@ -526,20 +549,39 @@ def classify_scan(
     with make_pool(min(settings.workers, 2)) as pool:
         results = classify_file(path, settings, pool)
     for result in results:
-        found = result.explanation
-        best = found.classification
         first, last = result.source_pages
-        low = best.confidence < settings.classify.min_confidence
-        verdict = "review: low type confidence" if low else "confident"
-        typer.echo(
-            f"{path.name} p{first}-{last}: {best.doc_type} (LOINC {best.loinc}) {best.confidence:.2f}, "
-            f"{verdict} [model {found.model}, {found.known_words} known words]"
+        _echo_explanation(
+            f"{path.name} p{first}-{last}", result.explanation, settings.classify.min_confidence, explain
         )
-        for rank, evidence in enumerate(found.top, start=1):
-            typer.echo(f"  {rank}. {evidence.doc_type:<18} {evidence.probability:.2f}")
-            if explain or rank == 1:
-                words = ", ".join(f"{w} ({weight:.2f})" if explain else w for w, weight in evidence.words)
-                typer.echo(f"       {words or '(no words for it)'}")
+
+
+def _echo_explanation(label: str, found: Explanation, min_confidence: float, words: bool) -> None:
+    """The best type with its confidence and verdict, then the three likeliest types, each
+    with the words that weighed most for it (only for the first unless ``words``)."""
+    best = found.classification
+    verdict = "review: low type confidence" if best.confidence < min_confidence else "confident"
+    typer.echo(
+        f"{label}: {best.doc_type} (LOINC {best.loinc}) {best.confidence:.2f}, "
+        f"{verdict} [model {found.model}, {found.known_words} known words]"
+    )
+    for rank, evidence in enumerate(found.top, start=1):
+        typer.echo(f"  {rank}. {evidence.doc_type:<18} {evidence.probability:.2f}")
+        if words or rank == 1:
+            shown = ", ".join(f"{w} ({weight:.2f})" if words else w for w, weight in evidence.words)
+            typer.echo(f"       {shown or '(no words for it)'}")
+
+
+def _explanation_json(found: Explanation) -> dict[str, Any]:
+    return {
+        "model": found.model,
+        "known_words": found.known_words,
+        "type": found.classification.doc_type,
+        "confidence": found.classification.confidence,
+        "top": [
+            {"type": e.doc_type, "probability": e.probability, "words": [[w, x] for w, x in e.words]}
+            for e in found.top
+        ],
+    }
 
 
 @app.command()

@@ -1,8 +1,9 @@
-"""Document-type tasks behind `chartclerk classify` and `chartclerk train`.
+"""Document-type tasks behind `chartclerk classify`, `show --explain` and `train`.
 
 ``classify_file`` reads a scan with the pipeline's own per-page stages (nothing is
-archived) and explains its type; ``train_from_archive`` retrains the office model on
-the shipped corpus plus the documents clerks have re-typed.
+archived) and explains its type; ``explain_document`` explains an archived document's
+type from its stored text; ``train_from_archive`` retrains the office model on the
+shipped corpus plus the documents clerks have re-typed.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import tempfile
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from chartclerk.classify.model import Explanation, current_model
-from chartclerk.classify.training import TrainReport, retrain
+from chartclerk.classify.training.trainer import TrainReport, retrain
 from chartclerk.errors import ChartclerkError
 from chartclerk.ingest import PageTask, inspect_source
 from chartclerk.page_worker import PageContext, process_page
@@ -51,6 +53,16 @@ def classify_file(path: Path, settings: Settings, executor: Executor, words: int
         results.append(FileTyping((doc[0].number, doc[-1].number), model.explain(text, types=3, words=words)))
     log.info("classified %d document(s) of %s", len(results), source.sha256[:12])
     return results
+
+
+def explain_document(document: dict[str, Any], settings: Settings, words: int = 8) -> Explanation:
+    """Why the current model types an archived document as it does: its three likeliest
+    types and the words of its stored text that weighed most for each. ``document`` is
+    ``Archive.get_document(id, with_text=True)`` (the read is audited there)."""
+    text = "\n\f".join(str(page["text"]) for page in document["pages"])
+    found = current_model(settings.classify.model_dir).explain(text, types=3, words=words)
+    log.info("explained the type of document %s", document["id"])
+    return found
 
 
 def train_from_archive(archive: Archive, settings: Settings) -> TrainReport:

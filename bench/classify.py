@@ -1,18 +1,29 @@
 """Document-type benchmark on paperwork the classifier has never seen.
 
-    .venv/bin/python bench/classify.py [--per-type 10] [--workers 2] [--seed 1]
+    .venv/bin/python bench/classify.py [--family heldout|realworld|scans] [--per-type 10]
+                                       [--workers 2] [--seed 1] [--text]
 
-The documents come from a separate *held-out template family* (``bench/heldout.py``):
-titles, headings, sentences, field labels and page layouts that are in neither the
-training corpus (``chartclerk/classify/corpus.py``) nor the test scans; one in five
-has no title line at all. Each is rendered at 200 or 300 dpi, scanned like a real
-batch (skew up to 4 degrees, some pages turned a quarter or half turn, speckle, blur),
-written as PDF, TIFF or PNG, and run through the real pipeline (``ingest_files`` with a
-process pool) into a fresh archive, with every patient in the roster.
+Families (none of them is used to train; each was written apart from the training
+templates in ``chartclerk/classify/training/``):
 
-It prints what it measured: accuracy, macro-F1 and per-type F1, the confusion pairs,
-the share of documents sent to review for their type (``classify.min_confidence``),
-and whether any document was filed to a patient other than its own.
+* ``heldout`` (``bench/heldout.py``): all 13 types as forms and letters with their own
+  titles, headings, sentences, field labels and page layouts; one in five untitled;
+* ``realworld`` (``bench/realworld.py``): the eight narrative types as transcribed
+  clinical notes: mostly no title, capital headings ("REASON FOR CONSULTATION:"),
+  dictation run-ons, twelve specialties, letters to and from referring physicians;
+* ``scans``: the test scans' own templates (``tests/scans.py``).
+
+Each document is rendered at 200 or 300 dpi, scanned like a real batch (skew up to 4
+degrees, some pages turned, speckle, blur), written as PDF, TIFF or PNG, and run through
+the real pipeline (``ingest_files`` with a process pool) into a fresh archive, with
+every patient in the roster. ``--text`` skips rendering and OCR and types the text with
+simulated OCR damage instead (seconds instead of minutes; for quick looks).
+
+It prints what it measured: accuracy; per-type precision, recall and F1 and their
+macro-F1 (over the types the family has); expected calibration error (ten equal-width
+confidence bins); the share of documents typed wrong with confidence >= 0.8 (they would
+be filed without review); the confusion pairs; the share sent to review for their type
+(``classify.min_confidence``); and whether any document went to a wrong patient.
 """
 
 from __future__ import annotations
@@ -23,35 +34,50 @@ import random
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from chartclerk.bench.heldout import held_out_document
+from chartclerk.bench.realworld import TYPES as REALWORLD_TYPES
+from chartclerk.bench.realworld import real_world_note, real_world_page_blocks
 from chartclerk.classify import DOC_TYPES, Patient
 from chartclerk.classify.model import current_model
-from chartclerk.classify.render import render_pages, scan_like
+from chartclerk.classify.training.forms import ocr_noise
+from chartclerk.classify.training.render import render_pages, scan_like
 from chartclerk.pipeline import ingest_files
-from chartclerk.settings import load_settings
+from chartclerk.settings import ClassifySettings, load_settings
 from chartclerk.store import Archive
 from chartclerk.tests.scans import make_roster, render_document, write_pdf, write_png, write_tiff
 from chartclerk.workers import make_pool
+
+
+def family_types(family: str) -> tuple[str, ...]:
+    return REALWORLD_TYPES if family == "realworld" else DOC_TYPES
 
 
 def make_scans(
     folder: Path, per_type: int, seed: int, family: str = "heldout"
 ) -> tuple[dict[str, tuple[str, str, bool]], list[Patient]]:
     """Scans in ``folder``; returns file name -> (true type, patient MRN, titled), and the roster."""
-    roster = make_roster(per_type * len(DOC_TYPES), seed=seed)
+    types = family_types(family)
+    roster = make_roster(per_type * len(types), seed=seed)
     rng = random.Random(f"bench:{seed}")
     truth: dict[str, tuple[str, str, bool]] = {}
     n = 0
     for i in range(per_type):
-        for doc_type in DOC_TYPES:
+        for doc_type in types:
             patient = roster[n]
             titled = (n % 5) != 2
             dpi = rng.choice((200, 300))
             if family == "heldout":
                 doc = held_out_document(doc_type, patient, seed * 1000 + i, titled)
                 upright = render_pages(doc.blocks, doc.layout, dpi)
+            elif family == "realworld":
+                note = real_world_note(doc_type, seed * 1000 + i)
+                titled = note.titled
+                blocks, layout = real_world_page_blocks(note, patient, rng)
+                upright = render_pages(blocks, layout, dpi)
             else:  # the test scans' own templates (tests/scans.py), never used to train either
                 pages_n = 2 if i % 4 == 3 else 1
                 rendered = render_document(
@@ -83,32 +109,146 @@ def make_scans(
     return truth, patients
 
 
-def f1_scores(pairs: list[tuple[str, str]]) -> dict[str, float]:
-    scores: dict[str, float] = {}
-    for t in DOC_TYPES:
+def text_pairs(per_type: int, seed: int, family: str) -> list[tuple[str, str, float, bool]]:
+    """``--text``: (true type, typed, confidence, titled) of each document's text with
+    simulated OCR damage, typed by the current model without rendering or OCR."""
+    from chartclerk.bench.heldout import HeldOutDoc
+
+    model = current_model(None)
+    roster = make_roster(per_type * len(DOC_TYPES), seed=seed)
+    truth: list[tuple[str, str, bool]] = []
+    n = 0
+    for i in range(per_type):
+        for doc_type in family_types(family):
+            if family == "realworld":
+                note = real_world_note(doc_type, seed * 1000 + i)
+                text, titled = note.text, note.titled
+            else:
+                titled = (n % 5) != 2
+                doc: HeldOutDoc = held_out_document(doc_type, roster[n], seed * 1000 + i, titled)
+                text = "\n".join(b.text for b in doc.blocks if b.style != "blank")
+            rng = random.Random(f"bench-noise:{seed}:{n}")
+            truth.append((doc_type, ocr_noise(text, rng, rng.uniform(0.0, 0.05)), titled))
+            n += 1
+    typed = [model.classify(text) for _, text, _ in truth]
+    return [(t, c.doc_type, c.confidence, titled) for (t, _, titled), c in zip(truth, typed, strict=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class TypeScore:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+def type_scores(pairs: Sequence[tuple[str, str]], types: Sequence[str]) -> dict[str, TypeScore]:
+    """Per type of ``types``: precision, recall and F1 of the typed documents."""
+    scores: dict[str, TypeScore] = {}
+    for t in types:
         tp = sum(1 for a, b in pairs if a == t and b == t)
         fp = sum(1 for a, b in pairs if a != t and b == t)
         fn = sum(1 for a, b in pairs if a == t and b != t)
-        scores[t] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+        precision = tp / (tp + fp) if tp + fp else 1.0
+        recall = tp / (tp + fn) if tp + fn else 1.0
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+        scores[t] = TypeScore(precision, recall, f1, tp + fn)
     return scores
+
+
+def reliability(
+    confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> list[tuple[float, float, int, float, float]]:
+    """Per non-empty equal-width confidence bin: (low, high, documents, mean confidence, accuracy)."""
+    rows = []
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        inside = [
+            (c, ok)
+            for c, ok in zip(confidences, correct, strict=True)
+            if (low < c <= high) or (b == 0 and c == 0.0)
+        ]
+        if inside:
+            mean = sum(c for c, _ in inside) / len(inside)
+            rows.append((low, high, len(inside), mean, sum(ok for _, ok in inside) / len(inside)))
+    return rows
+
+
+def expected_calibration_error(
+    confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> float:
+    """ECE: over ten equal-width confidence bins, the documents' share times |accuracy - mean confidence|."""
+    total = len(confidences)
+    return sum(n / total * abs(acc - mean) for _, _, n, mean, acc in reliability(confidences, correct, bins))
+
+
+def report(rows: Sequence[tuple[str, str, float, bool]], types: Sequence[str], min_confidence: float) -> None:
+    """Print the measured figures of (true type, typed, confidence, titled) rows."""
+    total = len(rows)
+    pairs = [(a, b) for a, b, _, _ in rows]
+    correct = [a == b for a, b in pairs]
+    scores = type_scores(pairs, types)
+    confident_wrong = sum(1 for a, b, c, _ in rows if a != b and c >= 0.8)
+    untitled = [(a == b) for a, b, _, titled in rows if not titled]
+    review = sum(1 for _, _, c, _ in rows if c < min_confidence)
+    review_right = sum(1 for a, b, c, _ in rows if c < min_confidence and a == b)
+    ece = expected_calibration_error([c for _, _, c, _ in rows], correct)
+    confusions = Counter((a, b) for a, b in pairs if a != b)
+    print(f"documents typed:         {total}")
+    print(f"accuracy:                {sum(correct) / max(total, 1):.3f} ({sum(correct)}/{total})")
+    macro = sum(s.f1 for s in scores.values()) / len(scores)
+    print(f"macro-F1:                {macro:.3f} (over {len(scores)} types)")
+    print(f"expected calibration error: {ece:.3f} (10 bins)")
+    for low, high, n, mean, acc in reliability([c for _, _, c, _ in rows], correct):
+        print(f"  confidence {low:.1f}-{high:.1f}: {n:4d} documents, mean {mean:.3f}, right {acc:.3f}")
+    share = 100 * confident_wrong / max(total, 1)
+    print(f"confidently wrong (>= 0.8): {confident_wrong}/{total} = {share:.1f}%")
+    print(f"without a title line:    {sum(untitled)}/{len(untitled)} right")
+    print(f"sent to review for type: {review}/{total} = {100 * review / max(total, 1):.1f}% "
+          f"(min_confidence {min_confidence}; {review_right} of them typed right)")  # fmt: skip
+    print("confusion pairs (true -> typed: count):" + ("" if confusions else " none"))
+    for (a, b), count in confusions.most_common():
+        print(f"  {a} -> {b}: {count}")
+    print(f"  {'type':<18} precision recall   F1   n")
+    for t, s in scores.items():
+        print(f"  {t:<18} {s.precision:9.3f} {s.recall:6.3f} {s.f1:5.3f} {s.support:3d}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--per-type", type=int, default=10, help="documents per type (13 types)")
+    parser.add_argument("--per-type", type=int, default=10, help="documents per type")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--family",
-        choices=("heldout", "scans"),
+        choices=("heldout", "realworld", "scans"),
         default="heldout",
-        help="heldout: bench/heldout.py (default); scans: the test scans' templates (tests/scans.py)",
+        help="heldout: bench/heldout.py (default); realworld: bench/realworld.py; "
+        "scans: the test scans' templates (tests/scans.py)",
     )
+    parser.add_argument("--text", action="store_true", help="type text with simulated OCR damage; no scans")
     parser.add_argument("--verbose", action="store_true", help="one line per misclassified document")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    families = {
+        "heldout": "held-out family (bench/heldout.py)",
+        "realworld": "real-world-style family (bench/realworld.py)",
+        "scans": "test-scan family (tests/scans.py)",
+    }
+    types = family_types(args.family)
+    if args.text:
+        if args.family == "scans":
+            parser.error("--text works with the heldout and realworld families")
+        started = time.perf_counter()
+        typed = text_pairs(args.per_type, args.seed, args.family)
+        model = current_model(None)
+        seconds = time.perf_counter() - started
+        print(f"model {model.name}; {families[args.family]}, seed {args.seed}; "
+              f"text with simulated OCR damage, {seconds:.0f} s")  # fmt: skip
+        report(typed, types, ClassifySettings().min_confidence)
+        return
 
     with tempfile.TemporaryDirectory(prefix="chartclerk-bench-") as tmp:
         root = Path(tmp)
@@ -129,46 +269,21 @@ def main() -> None:
         seconds = time.perf_counter() - started
 
     failed = [o for o in outcomes if o.status == "failed"]
-    pairs: list[tuple[str, str]] = []
-    type_review = wrong_patient = untitled = untitled_right = 0
+    rows: list[tuple[str, str, float, bool]] = []
+    wrong_patient = 0
     for d in docs:
         true_type, mrn, titled = truth[d["source"]]
-        pairs.append((true_type, d["type"]))
-        reason = d.get("review_reason") or ""
-        type_review += "low type confidence" in reason
+        rows.append((true_type, d["type"], float(d["type_confidence"]), titled))
         wrong_patient += d["patient_mrn"] is not None and d["patient_mrn"] != mrn
-        if not titled:
-            untitled += 1
-            untitled_right += d["type"] == true_type
         if args.verbose and d["type"] != true_type:
             print(f"  {d['source']}: typed {d['type']} ({d['type_confidence']:.2f})")
-    total = len(pairs)
-    correct = sum(a == b for a, b in pairs)
-    f1 = f1_scores(pairs)
-    confusions = Counter((a, b) for a, b in pairs if a != b)
-    per_100 = max(confusions.values(), default=0) * 100 / max(total, 1)
-    family = (
-        "held-out family (bench/heldout.py)"
-        if args.family == "heldout"
-        else "test-scan family (tests/scans.py)"
-    )
-    print(f"model {model.name}; {family}, seed {args.seed}")
+    print(f"model {model.name}; {families[args.family]}, seed {args.seed}")
     print(f"{len(truth)} scans rendered in {rendered:.0f} s; pipeline {seconds:.0f} s "
           f"with {args.workers} workers; {len(failed)} failed")  # fmt: skip
     for o in failed[:5]:
         print(f"  failed {o.path.name}: {o.error}")
-    print(f"documents typed:        {total}")
-    print(f"accuracy:               {correct / max(total, 1):.3f} ({correct}/{total})")
-    print(f"macro-F1:               {sum(f1.values()) / len(f1):.3f}")
-    print(f"without a title line:   {untitled_right}/{untitled} right")
-    print(f"sent to review for type: {type_review}/{total} = {100 * type_review / max(total, 1):.1f}% "
-          f"(min_confidence {settings.classify.min_confidence})")  # fmt: skip
+    report(rows, types, settings.classify.min_confidence)
     print(f"filed to a wrong patient: {wrong_patient}")
-    print(f"worst confusion pair:   {per_100:.1f} per 100 documents")
-    print("confusion pairs (true -> typed: count):" + ("" if confusions else " none"))
-    for (a, b), count in confusions.most_common():
-        print(f"  {a} -> {b}: {count}")
-    print("per-type F1: " + ", ".join(f"{t} {f1[t]:.2f}" for t in DOC_TYPES))
 
 
 if __name__ == "__main__":

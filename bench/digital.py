@@ -46,7 +46,7 @@ from reportlab.pdfgen import canvas
 
 from chartclerk.bench.heldout import BODIES, held_out_document
 from chartclerk.classify import Patient
-from chartclerk.classify.render import Block, render_pages, scan_like
+from chartclerk.classify.training.render import Block, render_pages, scan_like
 from chartclerk.page_worker import PageOutcome
 from chartclerk.pipeline import ingest_files
 from chartclerk.settings import load_settings

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 from chartclerk.bench.heldout import held_out_document
-from chartclerk.classify.render import render_pages
+from chartclerk.classify.training.render import render_pages
 from chartclerk.ingest.models import PageImage
 from chartclerk.ocr.geometry import deskew, measure_skew, rotate_quarter
 from chartclerk.ocr.prepare import straighten_page

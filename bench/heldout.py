@@ -1,6 +1,6 @@
 """The held-out template family for ``bench/classify.py``.
 
-Written apart from the training family (``chartclerk/classify/corpus.py``) and from the
+Written apart from the training family (``chartclerk/classify/training/``) and from the
 test scans (``tests/scans.py``), and never used to train: its titles, section headings,
 sentences, field labels and page layouts are its own (other facilities, other wording,
 other order, point sizes and margins outside the training range). What it shares with
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from chartclerk.classify.render import FONTS, Block, Layout
+from chartclerk.classify.training.render import FONTS, Block, Layout
 from chartclerk.tests.scans import FakePatient
 
 TITLES: Final[dict[str, tuple[str, ...]]] = {

@@ -26,9 +26,9 @@ from pathlib import Path
 
 from chartclerk.bench.heldout import held_out_document
 from chartclerk.classify import DOC_TYPES, LOINC, Patient
-from chartclerk.classify.corpus import ocr_noise
 from chartclerk.classify.model import current_model, load_model, shipped_manifest
-from chartclerk.classify.render import Block, Layout, render_pages, scan_like, text_of
+from chartclerk.classify.training.forms import ocr_noise
+from chartclerk.classify.training.render import Block, Layout, render_pages, scan_like, text_of
 from chartclerk.doctypes import train_from_archive
 from chartclerk.pipeline import ingest_files
 from chartclerk.settings import Settings, load_settings

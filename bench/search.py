@@ -33,12 +33,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from chartclerk.classify.doctype import DOC_TYPES
 from chartclerk.settings import load_settings
 from chartclerk.store import Archive
 
-TYPES = ("face_sheet", "history_physical", "progress_note", "consult_note", "discharge_summary",
-         "operative_report", "lab_report", "radiology_report", "referral", "consent_form",
-         "prescription", "insurance", "other")  # fmt: skip
+TYPES = DOC_TYPES
 WORDS = (  # noqa: SIM905 - a word list reads better as text
     "patient hospital admitted discharged history physical examination assessment plan medication dose "
     "daily tablet oral intravenous pain chest abdominal fever cough shortness breath hypertension diabetes "

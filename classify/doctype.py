@@ -1,11 +1,13 @@
 """Document typing: the 13 types, their LOINC codes, and ``classify_document``.
 
 The type is decided by the learned model (``chartclerk.classify.model``): TF-IDF of
-words and character n-grams of the OCR text into a calibrated linear classifier,
-trained on a synthetic corpus of OCR'd scans (``make model``) and, once an office has
-corrected some documents, on those too (``chartclerk train``). The confidence is the
-model's calibrated probability of its best type; text with few words the model knows
-gets a low confidence, so it goes to review instead of being filed silently.
+words and character n-grams of the OCR text into a linear classifier, trained by the
+model factory (``chartclerk.classify.training``, ``make model``) on a synthetic corpus
+of clinical-style notes and forms, partly OCR'd scans, and, once an office has corrected
+some documents, on those too (``chartclerk train``). The confidence is the model's
+probability of its best type, calibrated on held-out template families; text the model
+barely knows (few known words, or far from every type) gets a low confidence, so it goes
+to review instead of being filed silently. ``DOC_TYPES`` is the one list of the types.
 """
 
 from __future__ import annotations

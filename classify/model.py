@@ -1,13 +1,18 @@
 """The learned document-type model: files, safe loading, prediction and explanation.
 
 The classifier is TF-IDF over words and word pairs plus TF-IDF over character
-3-5-grams inside words (they survive OCR damage), into a linear SVM whose scores are
-calibrated into probabilities per type (Platt's sigmoid on cross-validated scores). It is
-fitted with scikit-learn (``training.py``) and exported to plain arrays, so loading it
-runs no pickle and no object graph at all:
+3-5-grams inside words (they survive OCR damage), into a linear SVM. Its scores become
+probabilities by a softmax with one *temperature*, fitted on held-out families of the
+training corpus (each note scored by a model that never saw its template style), so a
+confidence of 0.9 is right about nine times in ten. Text far from every type (few words
+the model knows, or a best score below what held-out notes of every type reach) is
+pulled toward a uniform guess and so goes to review. The model is fitted with scikit-learn (the factory,
+``chartclerk.classify.training``) and exported to plain arrays, so loading it runs no
+pickle and no object graph at all:
 
 * ``<name>.npz``: the vocabularies (unicode arrays), IDF weights, the weight matrix,
-  intercepts and calibration slopes; read with ``allow_pickle=False``;
+  intercepts, the temperature and the familiarity floor and ramp; read with
+  ``allow_pickle=False``;
 * ``<name>.json``: the manifest: format version, sha256 of the .npz, the 13 types, the
   feature settings, the training recipe and measured accuracy.
 
@@ -45,9 +50,9 @@ from chartclerk.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMAT: Final = 1
+MODEL_FORMAT: Final = 2  # 2: a temperature and a familiarity floor replace per-type sigmoids
 SHIPPED_DIR: Final = Path(__file__).resolve().parent / "model"
-SHIPPED_NAME: Final = "doctype-v1"
+SHIPPED_NAME: Final = "doctype-v2"
 MAX_CHARS: Final = 50_000  # the start of a long document (about 15 pages) types it
 MIN_KNOWN_WORDS: Final = 8  # with fewer words the model knows, probabilities are pulled toward uniform
 _OCR_IN_WORD: Final = {"0": "o", "1": "l", "5": "s", "|": "l"}
@@ -58,8 +63,8 @@ _ARRAYS: Final = (
     "char_idf",
     "coef",
     "intercept",
-    "calib_a",
-    "calib_b",
+    "temperature",
+    "familiar",
 )
 
 Floats = npt.NDArray[np.float64]
@@ -149,14 +154,20 @@ class DoctypeModel:
 
     @classmethod
     def from_fitted(
-        cls, features: Any, svm: Any, calibration: Sequence[tuple[float, float]], manifest: ModelManifest
+        cls,
+        features: Any,
+        svm: Any,
+        temperature: float,
+        familiar: tuple[float, float],
+        manifest: ModelManifest,
     ) -> DoctypeModel:
-        """Export fitted scikit-learn parts (``training.fit``) to arrays: the two TF-IDF
-        vectorizers of ``features``, the linear ``svm`` and the per-type sigmoid
-        ``calibration`` (a, b), all in DOC_TYPES order."""
+        """Export fitted scikit-learn parts (the factory's ``fit``) to arrays: the two
+        TF-IDF vectorizers of ``features``, the linear ``svm``, the softmax ``temperature``
+        and ``familiar`` (floor, ramp): a text whose best SVM score is below the floor is
+        less and less familiar, and unknown at floor - ramp."""
         words, chars = (t for _, t in features.transformer_list)
         classes = [str(c) for c in svm.classes_]
-        if sorted(classes) != sorted(DOC_TYPES) or len(calibration) != len(DOC_TYPES):
+        if sorted(classes) != sorted(DOC_TYPES):
             raise ModelError("the classifier was not trained on the 13 document types")
         rows = [classes.index(t) for t in DOC_TYPES]
 
@@ -171,8 +182,8 @@ class DoctypeModel:
             "char_idf": np.asarray(chars.idf_, dtype=np.float64),
             "coef": np.asarray(svm.coef_, dtype=np.float32)[rows],
             "intercept": np.asarray(svm.intercept_, dtype=np.float64)[rows],
-            "calib_a": np.asarray([a for a, _ in calibration], dtype=np.float64),
-            "calib_b": np.asarray([b for _, b in calibration], dtype=np.float64),
+            "temperature": np.asarray([temperature], dtype=np.float64),
+            "familiar": np.asarray(familiar, dtype=np.float64),
         }
         return cls(manifest, arrays)
 
@@ -202,23 +213,35 @@ class DoctypeModel:
         scores: Floats = np.asarray(decision) + self._arrays["intercept"]
         return scores
 
-    def _raw_probabilities(self, normalized: Sequence[str]) -> Floats:
-        decision = self._scores(normalized)
-        per_type = 1.0 / (1.0 + np.exp(self._arrays["calib_a"] * decision + self._arrays["calib_b"]))
-        total = per_type.sum(axis=1, keepdims=True)
-        uniform = np.full_like(per_type, 1.0 / len(DOC_TYPES))
-        probs: Floats = np.divide(per_type, total, out=uniform, where=total != 0)
+    def _softmax(self, scores: Floats) -> Floats:
+        z = scores / float(self._arrays["temperature"][0])
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        probs: Floats = e / e.sum(axis=1, keepdims=True)
         return probs
 
+    def familiarity(self, normalized: Sequence[str], scores: Floats | None = None) -> Floats:
+        """Per text, in [0, 1]: 1 when it looks like something the model knows; less with
+        fewer than MIN_KNOWN_WORDS known words, or when even its best type's SVM score is
+        below the floor that held-out notes of known types reach (every type says "not
+        me"), down to 0 at floor - ramp."""
+        if scores is None:
+            scores = self._scores(normalized)
+        known = np.asarray([min(1.0, self._known_words(t) / MIN_KNOWN_WORDS) for t in normalized])
+        floor, ramp = (float(x) for x in self._arrays["familiar"])
+        near = np.clip((scores.max(axis=1) - (floor - ramp)) / ramp, 0.0, 1.0)
+        out: Floats = np.minimum(known, near)
+        return out
+
     def probabilities(self, texts: Sequence[str]) -> Floats:
-        """Calibrated probabilities, one row per text, columns in DOC_TYPES order; text
-        with fewer than MIN_KNOWN_WORDS known words is pulled toward uniform."""
+        """Calibrated probabilities, one row per text, columns in DOC_TYPES order; text the
+        model barely knows (:meth:`familiarity` below 1) is pulled toward uniform."""
         normalized = [normalize_text(t) for t in texts]
-        probs = self._raw_probabilities(normalized)
-        for row, text in enumerate(normalized):
-            weight = min(1.0, self._known_words(text) / MIN_KNOWN_WORDS)
-            probs[row] = weight * probs[row] + (1.0 - weight) / len(DOC_TYPES)
-        return probs
+        scores = self._scores(normalized)
+        probs = self._softmax(scores)
+        weight = self.familiarity(normalized, scores)[:, None]
+        mixed: Floats = weight * probs + (1.0 - weight) / len(DOC_TYPES)
+        return mixed
 
     def classify(self, text: str) -> Classification:
         return _classification(self.probabilities([text])[0])
@@ -269,8 +292,8 @@ def _check_arrays(name: str, arrays: dict[str, npt.NDArray[Any]]) -> None:
         "char_idf": (n_chars,),
         "coef": (n_types, n_words + n_chars),
         "intercept": (n_types,),
-        "calib_a": (n_types,),
-        "calib_b": (n_types,),
+        "temperature": (1,),
+        "familiar": (2,),
     }
     for key, shape in shapes.items():
         if arrays[key].shape != shape:
@@ -278,9 +301,11 @@ def _check_arrays(name: str, arrays: dict[str, npt.NDArray[Any]]) -> None:
     for key in ("word_terms", "char_terms"):
         if arrays[key].dtype.kind != "U":
             raise ModelError(f"model {name}: {key} is not text")
-    for key in ("word_idf", "char_idf", "coef", "intercept", "calib_a", "calib_b"):
+    for key in ("word_idf", "char_idf", "coef", "intercept", "temperature", "familiar"):
         if arrays[key].dtype.kind != "f" or not np.all(np.isfinite(arrays[key])):
             raise ModelError(f"model {name}: {key} is not finite numbers")
+    if not (arrays["temperature"][0] > 0 and arrays["familiar"][1] > 0):
+        raise ModelError(f"model {name}: temperature or familiarity ramp is not positive")
 
 
 def _classification(probs: Floats) -> Classification:

@@ -29,7 +29,7 @@ import zxingcpp
 from PIL import Image, ImageDraw, ImageFont
 
 from chartclerk.classify.doctype import DOC_TYPES
-from chartclerk.classify.render import FONTS, scan_like
+from chartclerk.classify.training.render import FONTS, scan_like
 
 __all__ = [
     "DOC_TYPES",

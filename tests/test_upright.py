@@ -7,7 +7,7 @@ import numpy.typing as npt
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from chartclerk.classify.render import FONTS
+from chartclerk.classify.training.render import FONTS
 from chartclerk.ingest import PageImage
 from chartclerk.ocr import OcrResult, StraightPage, Word, ocr_page, reading, straighten_page
 from chartclerk.ocr.upright import UprightEstimate, estimate_upright

@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from chartclerk.classify import DOC_TYPES
 from chartclerk.settings import Settings
 from chartclerk.store import Archive
 from chartclerk.store.users import UserStore
@@ -529,6 +530,10 @@ def test_openapi_describes_the_api(site: Site) -> None:
     spec = signed_in(site).get("/api/openapi.json").json()
     assert {"/api/search", "/api/list", "/api/documents/{doc_id}", "/api/review"} <= set(spec["paths"])
     assert json.dumps(spec).count("/login") == 0  # only the API is described
+    assert f'"enum": {json.dumps(list(DOC_TYPES))}' in json.dumps(spec)  # the one list of types
+    client = signed_in(site)
+    assert client.post("/api/search", json={"query": "chest", "type": "lab_report"}).status_code == 200
+    assert client.post("/api/search", json={"query": "chest", "type": "bogus"}).status_code == 422
 
 
 def test_users_cli(settings: Settings, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from chartclerk.classify.models import Patient
-from chartclerk.classify.render import FONTS
+from chartclerk.classify.training.render import FONTS
 from chartclerk.store import Archive, DocumentRecord, PageRecord, SourceRecord, make_page_pdf
 from chartclerk.store.models import WordBox
 

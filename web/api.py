@@ -9,9 +9,9 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
-from chartclerk.classify import LOINC
+from chartclerk.classify import DOC_TYPES, LOINC
 from chartclerk.store.review import review_queue
 from chartclerk.store.users import ROLES
 from chartclerk.web.auth import (
@@ -36,11 +36,17 @@ from chartclerk.web.views import (
 
 __all__ = ["routers"]
 
-DocType = Literal[
-    "face_sheet", "history_physical", "progress_note", "consult_note", "discharge_summary",
-    "operative_report", "lab_report", "radiology_report", "referral", "consent_form", "prescription",
-    "insurance", "other",
-]  # fmt: skip
+
+def _known_type(value: str) -> str:
+    if value not in DOC_TYPES:
+        raise ValueError(f"unknown document type (one of: {', '.join(DOC_TYPES)})")
+    return value
+
+
+# The document types, from their one list (classify.DOC_TYPES); the OpenAPI document lists them.
+DocType = Annotated[
+    str, AfterValidator(_known_type), WithJsonSchema({"type": "string", "enum": list(DOC_TYPES)})
+]
 
 common = APIRouter(
     prefix="/api", tags=["session"], dependencies=[Depends(require_role(*ROLES)), Depends(audited_archive)]

@@ -1,10 +1,13 @@
-"""Training the document-type model: the corpus recipe, fitting, and office retraining.
+"""Training the document-type model: the corpus recipe, fitting, calibration, office retraining.
 
-The shipped corpus (``classify/model/corpus-v1.jsonl.gz``) is made by :func:`build_corpus`
-from :mod:`chartclerk.classify.corpus`: per type, ``ocr_per_type`` documents rendered as
-scanned pages (150 or 200 dpi, some blurred or speckled) and read by the project's own
-tesseract wrapper, so the model learns real OCR noise; plus ``text_per_type`` documents
-as text with simulated OCR damage, for breadth. ``make model`` rebuilds it all:
+The shipped corpus (``classify/model/corpus-v2.jsonl.gz``) is made by :func:`build_corpus`
+from two template families: the forms-style documents of :mod:`.forms` (face sheets, lab
+tables, prescriptions..., their wording read from ``templates/forms/``) and the
+clinical-style notes of :mod:`.clinical` (dictations, letters, office notes, read from the
+data files in ``templates/``). Per type, some
+documents are rendered as scanned pages (150 or 200 dpi, some blurred or speckled) and
+read by the project's own tesseract wrapper, so the model learns real OCR noise; many
+more are kept as text with simulated OCR damage, for breadth. ``make model`` rebuilds it:
 
     .venv/bin/python -m chartclerk.classify.training --rebuild-corpus --workers 2
 
@@ -26,13 +29,12 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 
-from chartclerk.classify.corpus import generate_document, ocr_noise
 from chartclerk.classify.doctype import DOC_TYPES
 from chartclerk.classify.model import (
     MODEL_FORMAT,
@@ -47,11 +49,13 @@ from chartclerk.classify.model import (
     office_manifests,
     save_model,
 )
+from chartclerk.classify.training.clinical import ClinicalNote, clinical_note, clinical_types
+from chartclerk.classify.training.forms import generate_document, ocr_noise
 from chartclerk.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-CORPUS_FILE: Final = SHIPPED_DIR / "corpus-v1.jsonl.gz"
+CORPUS_FILE: Final = SHIPPED_DIR / "corpus-v2.jsonl.gz"
 OFFICE_WEIGHT: Final = 5.0  # one corrected office document counts as this many corpus documents
 KEEP_OFFICE_MODELS: Final = 5
 CV_FOLDS: Final = 5
@@ -59,8 +63,10 @@ CV_FOLDS: Final = 5
 
 @dataclass(frozen=True, slots=True)
 class CorpusRecipe:
-    ocr_per_type: int = 32
-    text_per_type: int = 150
+    ocr_per_type: int = 32  # forms-style documents rendered and OCR'd, per type
+    text_per_type: int = 150  # forms-style documents as noisy text, per type
+    clinical_ocr_per_type: int = 12  # clinical-style notes rendered and OCR'd, per type that has them
+    clinical_text_per_type: int = 320  # clinical-style notes as noisy text, per type that has them
     text_noise_rate: float = 0.03  # share of characters damaged in the text-only documents
     ocr_seed_base: int = 0  # OCR'd documents use seeds ocr_seed_base ..., text-only ones 100000 ...
     text_seed_base: int = 100_000
@@ -73,6 +79,8 @@ class FitRecipe:
     max_char_features: int = 50_000
     c: float = 0.5  # inverse regularization of the linear SVM
     calibration_folds: int = 5
+    familiar_quantile: float = 0.03  # of held-out-family best scores: below it a text grows unfamiliar
+    familiar_ramp: float = 0.3  # score units from the floor down to "unknown" (uniform probabilities)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,20 +89,22 @@ class Example:
     doc_type: str
     source: str  # "ocr", "text" or "office"
     seed: int = 0
+    style: str = ""  # the template family: "forms", or "<type>/<style>" of a clinical note
 
 
 # --------------------------------------------------------------------------- corpus
 
 
-def _ocr_example(args: tuple[str, int]) -> Example:
+def _ocr_example(args: tuple[str, str, int]) -> Example:
     """Render one corpus document as scanned pages and OCR it (runs in a worker process)."""
-    from chartclerk.classify.render import render_pages, scan_like
+    from chartclerk.classify.training.render import render_pages, scan_like
     from chartclerk.ocr.tesseract import ocr_image
     from chartclerk.settings import OcrSettings
 
-    doc_type, seed = args
-    doc = generate_document(doc_type, seed)
-    rng = random.Random(f"scan:{doc_type}:{seed}")
+    family, doc_type, seed = args
+    doc = generate_document(doc_type, seed) if family == "forms" else clinical_note(doc_type, seed)
+    style = doc.style if isinstance(doc, ClinicalNote) else "forms"
+    rng = random.Random(f"scan:{doc_type}:{seed}" if family == "forms" else f"scan:{style}:{seed}")
     dpi = rng.choice((150, 200, 200))
     texts = []
     for index, page in enumerate(render_pages(doc.blocks, doc.layout, dpi)):
@@ -105,27 +115,62 @@ def _ocr_example(args: tuple[str, int]) -> Example:
             seed=seed * 10 + index,
         )
         texts.append(ocr_image(scanned, dpi, OcrSettings()).text)
-    return Example("\n\f".join(texts), doc_type, "ocr", seed)
+    return Example("\n\f".join(texts), doc_type, "ocr", seed, style)
+
+
+def text_example(family: str, doc_type: str, seed: int, rate: float) -> Example:
+    if family == "forms":
+        text, style = generate_document(doc_type, seed).text, "forms"
+        rng = random.Random(f"noise:{doc_type}:{seed}")
+    else:
+        note = clinical_note(doc_type, seed)
+        text, style = note.text, note.style
+        rng = random.Random(f"noise:{style}:{seed}")
+    return Example(ocr_noise(text, rng, rng.uniform(0.0, 2 * rate)), doc_type, "text", seed, style)
+
+
+def corpus_jobs(recipe: CorpusRecipe) -> tuple[list[tuple[str, str, int]], list[tuple[str, str, int]]]:
+    """The corpus's (family, type, seed) triples: those to render and OCR, those kept as text."""
+    clinical = clinical_types()
+    ocr = [("forms", t, recipe.ocr_seed_base + i) for i in range(recipe.ocr_per_type) for t in DOC_TYPES]
+    ocr += [
+        ("clinical", t, recipe.ocr_seed_base + i)
+        for i in range(recipe.clinical_ocr_per_type)
+        for t in clinical
+    ]
+    text = [("forms", t, recipe.text_seed_base + i) for t in DOC_TYPES for i in range(recipe.text_per_type)]
+    text += [
+        ("clinical", t, recipe.text_seed_base + i)
+        for t in clinical
+        for i in range(recipe.clinical_text_per_type)
+    ]
+    return ocr, text
+
+
+def _family(example: Example) -> str:
+    return "forms" if example.style in ("", "forms") else "clinical"
 
 
 def build_corpus(
-    recipe: CorpusRecipe, executor: Executor, progress: Callable[[int, int], None] | None = None
+    recipe: CorpusRecipe,
+    executor: Executor,
+    progress: Callable[[int, int], None] | None = None,
+    reuse: Sequence[Example] = (),
 ) -> list[Example]:
-    """The whole training corpus; OCR'd documents are read through ``executor``."""
-    jobs = [(t, recipe.ocr_seed_base + i) for i in range(recipe.ocr_per_type) for t in DOC_TYPES]
-    examples: list[Example] = []
-    for done, example in enumerate(executor.map(_ocr_example, jobs, chunksize=4), start=1):
+    """The whole training corpus; OCR'd documents are read through ``executor``. OCR'd
+    documents of ``reuse`` (an earlier corpus made by the same generators and tesseract)
+    whose (family, type, seed) the recipe asks for are taken as they are instead of
+    being rendered and read again."""
+    ocr_jobs, text_jobs = corpus_jobs(recipe)
+    known = {(_family(e), e.doc_type, e.seed): e for e in reuse if e.source == "ocr"}
+    # corpus-v1's examples carry no style yet: they are all forms-style
+    examples = [replace(known[j], style=known[j].style or "forms") for j in ocr_jobs if j in known]
+    todo = [j for j in ocr_jobs if j not in known]
+    for done, example in enumerate(executor.map(_ocr_example, todo, chunksize=4), start=1):
         examples.append(example)
         if progress is not None:
-            progress(done, len(jobs))
-    for t in DOC_TYPES:
-        for i in range(recipe.text_per_type):
-            seed = recipe.text_seed_base + i
-            rng = random.Random(f"noise:{t}:{seed}")
-            text = ocr_noise(
-                generate_document(t, seed).text, rng, rng.uniform(0.0, 2 * recipe.text_noise_rate)
-            )
-            examples.append(Example(text, t, "text", seed))
+            progress(done, len(todo))
+    examples += [text_example(f, t, seed, recipe.text_noise_rate) for f, t, seed in text_jobs]
     return examples
 
 
@@ -177,15 +222,16 @@ def fit(
     """Fit on ``examples`` and export the result as arrays (checked against scikit-learn's output).
 
     A linear SVM (one-vs-rest) is fitted on all examples, each with its weight. Its scores
-    are calibrated per type with Platt's sigmoid, fitted on cross-validated scores (each
-    example scored by a model that did not see it), as ``CalibratedClassifierCV(method=
-    "sigmoid", ensemble=False)`` does, but on the corpus examples only: an office's few
-    corrected documents, heavily weighted, must teach the SVM their forms without
-    bending every type's probabilities. The features (vocabulary, IDF) are fitted on the
-    corpus examples only."""
+    become probabilities by a softmax with one temperature, fitted (maximum likelihood) on
+    *held-out-family* scores, which also set the familiarity floor: the corpus is cut into
+    folds by template style (GroupKFold), so each note is scored by a model that saw none
+    of its style's notes, which is how a note written by someone else looks to the model.
+    Calibration uses the corpus examples only: an office's few corrected documents,
+    heavily weighted, must teach the SVM their forms without bending every type's
+    probabilities. The features (vocabulary, IDF) come from the corpus examples only."""
     import sklearn
     from sklearn.base import clone
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import GroupKFold
     from sklearn.svm import LinearSVC
 
     texts = [normalize_text(e.text) for e in examples]
@@ -198,20 +244,63 @@ def fit(
     sample_weight = np.ones(len(examples)) if weights is None else np.asarray(weights, dtype=np.float64)
     svm = LinearSVC(C=recipe.c, class_weight="balanced", random_state=0)
     scores = np.zeros((len(examples), len(DOC_TYPES)))
-    folds = StratifiedKFold(recipe.calibration_folds, shuffle=True, random_state=0)
-    for train, test in folds.split(matrix, labels):
+    folds = GroupKFold(recipe.calibration_folds)
+    for train, test in folds.split(matrix, labels, calibration_groups(examples)):
         fold = clone(svm).fit(matrix[train], labels[train], sample_weight=sample_weight[train])
         scores[test] = fold.decision_function(matrix[test])[:, _order(fold.classes_)]
     svm.fit(matrix, labels, sample_weight=sample_weight)
-    calibration = [platt_scaling(scores[corpus, k], labels[corpus] == t) for k, t in enumerate(DOC_TYPES)]
+    truth = np.asarray([DOC_TYPES.index(t) for t in labels])
+    temperature = fit_temperature(scores[corpus], truth[corpus])
+    floor = familiar_floor(scores[corpus], recipe.familiar_quantile)
     manifest = ModelManifest(
         MODEL_FORMAT, "in-memory", "", "", DOC_TYPES, FeatureSettings(), sklearn.__version__
     )
-    model = DoctypeModel.from_fitted(features, svm, calibration, manifest)
+    model = DoctypeModel.from_fitted(features, svm, temperature, (floor, recipe.familiar_ramp), manifest)
     sample = [normalize_text(e.text) for e in examples[:: max(1, len(examples) // 50)]]
     expected = svm.decision_function(features.transform(sample))[:, _order(svm.classes_)]
     model.check_scores(sample, expected)
+    log.info(
+        "fitted on %d documents: temperature %.3f, familiar floor %.3f", len(examples), temperature, floor
+    )
     return model
+
+
+def calibration_groups(examples: Sequence[Example]) -> list[str]:
+    """The held-out families of the calibration folds: a clinical note's template style;
+    forms-style documents (one style per type) by seed; office documents by position."""
+    groups = []
+    for i, e in enumerate(examples):
+        if e.source == "office":
+            groups.append(f"office:{i % 5}")
+        elif e.style and e.style != "forms":
+            groups.append(e.style)
+        else:
+            groups.append(f"forms:{e.seed % 7}")
+    return groups
+
+
+def fit_temperature(scores: Any, truth: Any) -> float:
+    """The temperature T minimizing the negative log-likelihood of softmax(scores / T)
+    for the true types (Guo et al. 2017, "On calibration of modern neural networks")."""
+    from scipy.optimize import minimize_scalar
+
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(truth, dtype=np.int64)
+
+    def nll(log_t: float) -> float:
+        z = s / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-log_p[np.arange(len(y)), y].mean())
+
+    result = minimize_scalar(nll, bounds=(np.log(0.005), np.log(20.0)), method="bounded")
+    return float(np.exp(result.x))
+
+
+def familiar_floor(scores: Any, quantile: float) -> float:
+    """The ``quantile`` of the best held-out-family score of each document: notes of known
+    types written in a style the model never saw still reach it."""
+    return float(np.quantile(np.asarray(scores).max(axis=1), quantile))
 
 
 def _order(classes: Any) -> list[int]:
@@ -219,29 +308,6 @@ def _order(classes: Any) -> list[int]:
     if sorted(names) != sorted(DOC_TYPES):
         raise ModelError("the classifier was not trained on the 13 document types")
     return [names.index(t) for t in DOC_TYPES]
-
-
-def platt_scaling(scores: Any, positive: Any) -> tuple[float, float]:
-    """Platt's sigmoid P(positive | s) = 1 / (1 + exp(a*s + b)), fitted by maximum likelihood
-    on smoothed targets (Platt 1999; the same fit as scikit-learn's sigmoid calibration)."""
-    from scipy.optimize import minimize
-
-    s = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(positive, dtype=bool)
-    n_pos, n_neg = float(y.sum()), float((~y).sum())
-    target = np.where(y, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
-
-    def loss(ab: Any) -> tuple[float, Any]:
-        z = ab[0] * s + ab[1]
-        p = 1.0 / (1.0 + np.exp(np.clip(z, -500, 500)))
-        eps = 1e-12
-        value = -np.sum(target * np.log(p + eps) + (1 - target) * np.log(1 - p + eps))
-        grad_z = target - p  # d loss / d z
-        return float(value), np.array([np.sum(grad_z * s), np.sum(grad_z)])
-
-    start = np.array([0.0, np.log((n_neg + 1.0) / (n_pos + 1.0))])
-    result = minimize(loss, start, jac=True, method="L-BFGS-B")
-    return float(result.x[0]), float(result.x[1])
 
 
 def accuracy(model: DoctypeModel, examples: Sequence[Example]) -> float:
@@ -369,6 +435,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Build the shipped document-type corpus and model.")
     parser.add_argument("--rebuild-corpus", action="store_true", help="render and OCR the corpus again")
     parser.add_argument("--workers", type=int, default=2, help="OCR worker processes")
+    parser.add_argument(
+        "--reuse-ocr",
+        type=Path,
+        help="an earlier corpus file whose OCR'd documents the recipe still asks for are kept, not re-read",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.rebuild_corpus or not CORPUS_FILE.exists():
@@ -377,11 +448,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         started = time.perf_counter()
 
         def report(done: int, total: int) -> None:
-            if done % 50 == 0 or done == total:
+            if done % 25 == 0 or done == total:
                 log.info("corpus: %d/%d documents OCR'd (%.0f s)", done, total, time.perf_counter() - started)
 
+        reuse = read_corpus(args.reuse_ocr) if args.reuse_ocr else []
         with make_pool(args.workers) as pool:
-            examples = build_corpus(CorpusRecipe(), pool, report)
+            examples = build_corpus(CorpusRecipe(), pool, report, reuse)
         write_corpus(examples, CORPUS_FILE)
         log.info("corpus: %d documents written to %s", len(examples), CORPUS_FILE)
     manifest = train_shipped()
