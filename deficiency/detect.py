@@ -189,6 +189,8 @@ def find_signature_areas(page: PageInput) -> list[SignatureArea]:
         for wi, word in enumerate(line):
             if not _is_anchor(word.text):
                 continue
+            if any(_is_anchor(w.text) for w in line[wi + 1 : wi + 4]):
+                continue  # "Authenticated by (signature):" is one label: its last anchor word
             line_text = " ".join(w.text for w in line)
             if _ON_FILE.search(line_text) and not _ESIGN.search(line_text):
                 continue

@@ -23,9 +23,9 @@ SIGNED_STROKE_IN = 1.3
 SIGNED_EXTENT_IN = 0.55
 UNSIGNED_STROKE_IN = 0.7
 UNSIGNED_EXTENT_IN = 0.4
-MAX_PEN_IN = 0.05  # thicker strokes than this are not a pen (staple shadow, smudge, highlighter)
+MAX_PEN_IN = 0.065  # thicker strokes than this are not a pen (staple shadow, smudge, highlighter)
 MIN_SPECK_IN2 = 0.0004  # smaller components are dust and JPEG noise
-INK_CONTRAST = 40  # grey levels under the paper that count as ink (light pencil: 50-80)
+INK_CONTRAST = 28  # grey levels under the paper that count as ink (a thin pencil line, scaled: 30-60)
 
 
 def ink_mask(gray: Gray, box: PixelBox) -> np.ndarray:
@@ -70,7 +70,6 @@ def read_ink(
     mask = ink_mask(gray, (x0, y0, x1, y1))
     if mask.size == 0:
         return InkReading("unsigned", 0.0, 0.0, 0, 0)
-    pen = max(1, round(MAX_PEN_IN * dpi))
     # Ruled lines: long horizontal runs (the signature line, a fax streak), long vertical runs
     # (a form's box, a stamp's frame).
     h_len = max(3, round(0.5 * dpi))
@@ -87,6 +86,30 @@ def read_ink(
         mask[
             max(0, by0 - y0 - pad) : max(0, by1 - y0 + pad), max(0, bx0 - x0 - pad) : max(0, bx1 - x0 + pad)
         ] = 0
+    length_px, strokes, ignored, xs = _strokes(mask, dpi)
+    if length_px / dpi < SIGNED_STROKE_IN:
+        # A thin or light stroke breaks into specks at the threshold: join gaps of a pixel or two
+        # and count again (a thick pen's loops would merge into blobs: only when short of ink).
+        joined = _strokes(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)), dpi)
+        if joined[0] > length_px:
+            length_px, strokes, ignored, xs = joined
+    stroke_in = length_px / dpi
+    extent_in = _union_length(xs) / dpi
+    if stamped:
+        verdict = "stamped"
+    elif stroke_in >= SIGNED_STROKE_IN and extent_in >= SIGNED_EXTENT_IN:
+        verdict = "signed"
+    elif stroke_in < UNSIGNED_STROKE_IN or extent_in < UNSIGNED_EXTENT_IN:
+        verdict = "unsigned"
+    else:
+        verdict = "unsure"
+    return InkReading(verdict, round(stroke_in, 2), round(extent_in, 2), strokes, ignored)  # type: ignore[arg-type]
+
+
+def _strokes(mask: np.ndarray, dpi: float) -> tuple[float, int, int, list[tuple[int, int]]]:
+    """Pen-like strokes of the mask: their total length (pixels), count, the components set
+    aside (specks, streaks, blobs) and the strokes' horizontal spans."""
+    pen = max(1, round(MAX_PEN_IN * dpi))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     min_area = max(4, round(MIN_SPECK_IN2 * dpi * dpi))
     length_px = 0.0
@@ -104,24 +127,13 @@ def read_ink(
         contours, _ = cv2.findContours(component, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
         perimeter = sum(cv2.arcLength(c, True) for c in contours)
         length = max(perimeter / 2.0, float(max(w, h)))
-        thickness = area / max(length, 1.0)
-        if thickness > pen:
+        if area / max(length, 1.0) > pen:
             ignored += 1  # a blob: staple shadow, smudge, a filled box
             continue
         length_px += length
         strokes += 1
         xs.append((x, x + w))
-    stroke_in = length_px / dpi
-    extent_in = _union_length(xs) / dpi
-    if stamped:
-        verdict = "stamped"
-    elif stroke_in >= SIGNED_STROKE_IN and extent_in >= SIGNED_EXTENT_IN:
-        verdict = "signed"
-    elif stroke_in < UNSIGNED_STROKE_IN or extent_in < UNSIGNED_EXTENT_IN:
-        verdict = "unsigned"
-    else:
-        verdict = "unsure"
-    return InkReading(verdict, round(stroke_in, 2), round(extent_in, 2), strokes, ignored)  # type: ignore[arg-type]
+    return length_px, strokes, ignored, xs
 
 
 def _is_frame(horizontal: np.ndarray, vertical: np.ndarray, dpi: float) -> bool:
