@@ -44,9 +44,7 @@ patients_app = typer.Typer(help="The roster (master patient index).", no_args_is
 app.add_typer(patients_app, name="patients")
 users_app = typer.Typer(help="People who sign in to the web app (chartclerk serve).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
-deficiencies_app = typer.Typer(
-    help="Chart deficiencies found on the scans (unsigned, undated, missing pages...).", no_args_is_help=False
-)
+deficiencies_app = typer.Typer(no_args_is_help=False)  # help: the callback's docstring
 app.add_typer(deficiencies_app, name="deficiencies")
 
 
