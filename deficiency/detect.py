@@ -44,7 +44,7 @@ _ID_LABEL = re.compile(
     r"|(?:Patient(?:\s*Name)?|Pt(?:\s*Name)?|Name)\s*[:#]\s*[A-Za-z])",
     re.IGNORECASE,
 )
-_PRINTED_CONFIDENCE = 60.0
+_PRINTED_CONFIDENCE = 80.0  # handwriting OCR'd as words reads below this (printed forms: 90+)
 # Handwritten dates are shorter than signatures: "3/14/26" is 0.5-1.2 in of stroke.
 _DATED_STROKE_IN = 0.45
 _DATED_EXTENT_IN = 0.3
@@ -333,6 +333,12 @@ def _field_written(page: PageInput, geo: _Geometry, label: PageWord) -> bool:
     """Is the field of this label (a date, a time) written in by hand?"""
     assert page.image is not None
     region = _signature_region(page, geo, label, None, reach=0.25)
+    x0, y0, x1, y1 = region
+    for w in page.words:  # a date OCR read as words (not a date, else it would count already)
+        wx0, wy0, wx1, wy1 = geo.px(w.box)
+        inside = x0 <= (wx0 + wx1) / 2 <= x1 and y0 <= (wy0 + wy1) / 2 <= y1 and w is not label
+        if inside and sum(c.isalnum() for c in w.text) >= 2 and not _STOP.match(w.text.strip()):
+            return True
     printed = [geo.px(w.box) for w in page.words if _printed(w, geo)]
     reading = read_ink(page.image, region, geo.dpi, printed)
     return reading.verdict != "stamped" and (

@@ -156,7 +156,7 @@ def _is_frame(horizontal: np.ndarray, vertical: np.ndarray, dpi: float) -> bool:
     spans = [e for e in edges if e[0] <= left + near and e[0] + e[2] >= right - near]
     has_top = any(abs(int(e[1]) - top) <= near for e in spans)
     has_bottom = any(abs(int(e[1] + e[3]) - bottom) <= near for e in spans)
-    return has_top and has_bottom
+    return has_top or has_bottom  # a frame cut by the region's edge still has one of them
 
 
 def _clip(box: PixelBox, shape: tuple[int, ...]) -> PixelBox:
