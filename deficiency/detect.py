@@ -196,7 +196,7 @@ def find_signature_areas(page: PageInput) -> list[SignatureArea]:
                 continue
             label_words = [w.text for w in line[max(0, wi - 2) : wi + 1]]
             after = line[wi + 1 :]
-            stop = next((w for w in after if _STOP.match(w.text.strip())), None)
+            stop = next((w for w in after if _STOP.match(_label_core(w.text))), None)
             typed = _typed_signature(line, after, stop)
             region = _signature_region(page, geo, word, stop)
             reading = None
@@ -208,10 +208,15 @@ def find_signature_areas(page: PageInput) -> list[SignatureArea]:
     return areas
 
 
+def _label_core(text: str) -> str:
+    """A label word without the line OCR glues to it ("Date:_____" -> "Date")."""
+    return text.strip().rstrip("_.:-—=|").lstrip("_-—(")
+
+
 def _is_anchor(text: str) -> bool:
     """A signature label word, as OCR reads it: glued to its line ("signature:_____"), or with
     a letter misread ("Sionature")."""
-    core = text.strip().rstrip("_.:-—=|").lstrip("_-—(")
+    core = _label_core(text)
     if _ANCHOR.match(core):
         return True
     return 8 <= len(core) <= 10 and fuzz.ratio(core.lower(), "signature") >= 85
@@ -307,8 +312,8 @@ def _undated(page: PageInput, area: SignatureArea) -> list[Finding]:
     text = " ".join(w.text for w in sorted(near, key=lambda w: (round(w.box.top, 2), w.box.left)))
     dated = bool(_DATE_RE.search(text))
     timed = bool(_TIME_RE.search(text))
-    date_labels = [w for w in near if _DATE_LABEL.match(w.text.strip())]
-    time_labels = [w for w in near if _TIME_LABEL.match(w.text.strip())]
+    date_labels = [w for w in near if _DATE_LABEL.match(_label_core(w.text))]
+    time_labels = [w for w in near if _TIME_LABEL.match(_label_core(w.text))]
     if page.image is not None:
         if not dated:
             dated = any(_field_written(page, geo, w) for w in date_labels)

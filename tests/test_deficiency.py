@@ -74,7 +74,7 @@ def test_typed_date_counts_and_electronic_signature_on_a_digital_page() -> None:
     areas = find_signature_areas(page)
     assert len(areas) == 1 and areas[0].signed and "Patel" in areas[0].typed
     assert find_document_deficiencies([page], None) == ()  # dated on its line
-    page = text_page(1, ["Progress note", "Signature: /s/ R. Patel MD   Date: 11/03/2026"])
+    page = text_page(1, ["Progress note", "Signature:_____ /s/ R. Patel MD   Date:______ 11/03/2026"])
     areas = find_signature_areas(page)
     assert len(areas) == 1 and areas[0].signed and areas[0].typed
     assert find_document_deficiencies([page], None) == ()
