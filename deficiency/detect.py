@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz
 
@@ -101,8 +101,6 @@ def find_document_deficiencies(
 
 
 def _with_document(f: Finding, document_id: int) -> Finding:
-    from dataclasses import replace
-
     return replace(f, document_id=document_id)
 
 
@@ -198,14 +196,39 @@ def find_signature_areas(page: PageInput) -> list[SignatureArea]:
             after = line[wi + 1 :]
             stop = next((w for w in after if _STOP.match(_label_core(w.text))), None)
             typed = _typed_signature(line, after, stop)
-            region = _signature_region(page, geo, word, stop)
+            first = line[max(0, wi - 2)]  # the label's first word ("Physician" of "Physician signature")
+            region = _signature_region(page, geo, word, stop, label_left=first.box.left)
             reading = None
             if page.image is not None and not typed:
                 reading = read_ink(page.image, region, geo.dpi, printed)
+                if reading.verdict != "stamped" and _stamp_words(page, geo, region):
+                    reading = replace(reading, verdict="stamped")
             areas.append(
                 SignatureArea(page.number, " ".join(label_words), word, geo.frac(region), reading, typed)
             )
     return areas
+
+
+_STAMP_WORDS = frozenset(
+    ("RECEIVED", "COPY", "FAXED", "SCANNED", "ENTERED", "FILED", "PAID", "VOID", "REVIEWED", "POSTED", "FILE")
+)
+
+
+def _stamp_words(page: PageInput, geo: _Geometry, region: PixelBox) -> bool:
+    """A rubber stamp's words ("RECEIVED", "COPY", "SIGNATURE ON FILE") read in the region, in
+    capitals: a stamp whose frame was not found (or has none)."""
+    x0, y0, x1, y1 = region
+    for w in page.words:
+        wx0, wy0, wx1, wy1 = geo.px(w.box)
+        core = _label_core(w.text)
+        if (
+            core.isupper()
+            and core in _STAMP_WORDS
+            and x0 <= (wx0 + wx1) / 2 <= x1
+            and y0 <= (wy0 + wy1) / 2 <= y1
+        ):
+            return True
+    return False
 
 
 def _label_core(text: str) -> str:
@@ -232,7 +255,12 @@ def _typed_signature(line: list[PageWord], after: list[PageWord], stop: PageWord
 
 
 def _signature_region(
-    page: PageInput, geo: _Geometry, anchor: PageWord, stop: PageWord | None, reach: float = 0.55
+    page: PageInput,
+    geo: _Geometry,
+    anchor: PageWord,
+    stop: PageWord | None,
+    reach: float = 0.55,
+    label_left: float | None = None,
 ) -> PixelBox:
     """The region where the signature (or a date) goes: on the ruled line to the right of the
     label, on a line just above it (label printed under the line), or else to the right of
@@ -245,18 +273,19 @@ def _signature_region(
         else min(round(ax0 + reach * geo.width), round(0.98 * geo.width))
     )
     if page.image is not None:
-        band = (round(ax1 + 0.1 * th), round(ay0 - 0.4 * th), right_end, round(ay1 + 0.9 * th))
+        band = (round(ax1 + 0.1 * th), round(ay0 + 0.3 * th), right_end, round(ay1 + 0.9 * th))
         rules = find_rule_lines(page.image, band, geo.dpi) if band[2] > band[0] else []
         if rules:
             x0, y0, x1, y1 = max(rules, key=lambda r: r[2] - r[0])
             return (x0, round(y0 - 3.4 * th), x1, round(y1 + 1.0 * th))
+        lx0 = round(label_left * geo.width) if label_left is not None else ax0
         above = (
-            round(ax0 - 1.0 * th),
+            round(lx0 - 1.0 * th),
             round(ay0 - 2.0 * th),
-            round(ax0 + max(ax1 - ax0, 2.5 * geo.dpi)),
+            round(lx0 + max(ax1 - lx0, 2.5 * geo.dpi)),
             ay0,
         )
-        rules = [r for r in find_rule_lines(page.image, above, geo.dpi) if r[0] <= ax1 and r[2] >= ax0]
+        rules = [r for r in find_rule_lines(page.image, above, geo.dpi) if r[0] <= ax1 and r[2] >= lx0]
         if rules:
             x0, y0, x1, y1 = max(rules, key=lambda r: r[3])
             return (x0, round(y0 - 3.4 * th), x1, min(round(y1 + 0.5 * th), ay0 - 1))

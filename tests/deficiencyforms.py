@@ -149,6 +149,8 @@ def signature_form(rng: random.Random, mark: Mark, *, dated: bool = True, below:
     elif mark == "fax":
         fax_line(arr, sig_y - 20)
     sheet.image = Image.fromarray(arr)
+    if mark == "frameless stamp":  # a stamp's words only, as OCR reads them (no frame to find)
+        sheet.text(sig_x + 10, sig_y - 26, "RECEIVED NOV 03 2026", 20)
     return sheet.page()
 
 
