@@ -26,7 +26,7 @@ _STOP = re.compile(
 _DATE_LABEL = re.compile(r"^(date|dated|date/time)[:.]?$", re.IGNORECASE)
 _TIME_LABEL = re.compile(r"^(time)[:.]?$", re.IGNORECASE)
 _ESIGN = re.compile(r"electronically\s+(?:signed|authenticated)|/s/|e-signed|digitally signed", re.IGNORECASE)
-_ON_FILE = re.compile(r"on\s+file", re.IGNORECASE)
+_ON_FILE = re.compile(r"on\s+file\b", re.IGNORECASE)
 _DATE_RE = re.compile(DATE, re.IGNORECASE)
 _TIME_RE = re.compile(r"\b\d{1,2}:\d{2}\b")
 _VERBAL = re.compile(
@@ -189,9 +189,9 @@ def find_signature_areas(page: PageInput) -> list[SignatureArea]:
                 continue
             if any(_is_anchor(w.text) for w in line[wi + 1 : wi + 4]):
                 continue  # "Authenticated by (signature):" is one label: its last anchor word
-            line_text = " ".join(w.text for w in line)
-            if _ON_FILE.search(line_text) and not _ESIGN.search(line_text):
-                continue
+            following = " ".join(w.text for w in line[wi + 1 : wi + 3])
+            if _ON_FILE.match(following):
+                continue  # "Signature on file": a statement (or a stamp's words), not a place to sign
             label_words = [w.text for w in line[max(0, wi - 2) : wi + 1]]
             after = line[wi + 1 :]
             stop = next((w for w in after if _STOP.match(_label_core(w.text))), None)

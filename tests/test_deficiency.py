@@ -80,6 +80,15 @@ def test_typed_date_counts_and_electronic_signature_on_a_digital_page() -> None:
     assert find_document_deficiencies([page], None) == ()
 
 
+def test_signature_on_file_is_a_statement_but_its_stamp_in_an_area_is_no_signature() -> None:
+    assert find_signature_areas(text_page(1, ["Consent", "Patient signature on file."])) == []
+    page = signature_form(random.Random(2), "frameless stamp")
+    stamped = signature_form(random.Random(2), "unsigned")
+    assert kinds(find_document_deficiencies([page], None)) == kinds(
+        find_document_deficiencies([stamped], None)
+    )
+
+
 def test_digital_page_without_signature_is_unsure_not_silent() -> None:
     page = text_page(1, ["Progress note", "Physician signature:", "Date:"])
     digital = type(page)(page.number, page.words, page.text, "file", None, page.dpi)
