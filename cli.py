@@ -44,6 +44,8 @@ patients_app = typer.Typer(help="The roster (master patient index).", no_args_is
 app.add_typer(patients_app, name="patients")
 users_app = typer.Typer(help="People who sign in to the web app (chartclerk serve).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+deficiencies_app = typer.Typer(no_args_is_help=False)  # help: the callback's docstring
+app.add_typer(deficiencies_app, name="deficiencies")
 
 
 def _doc_type(value: str | None) -> str | None:
@@ -342,9 +344,12 @@ def show(
 
     Example: chartclerk show 42 --explain
     """
+    from chartclerk.store.deficiencies import document_findings
+
     settings = _settings(ctx)
     with _archive(settings) as archive:
         doc = archive.get_document(doc_id, with_text=True)
+        doc["deficiencies"] = document_findings(archive, doc_id)
         if explain:
             from chartclerk.doctypes import explain_document
 
@@ -374,6 +379,10 @@ def show(
             f"turned {page['rotation_degrees']}) ---"
         )
         typer.echo(page["text"])
+    if doc["deficiencies"]:
+        typer.echo("\n--- deficiencies ---")
+        for f in doc["deficiencies"]:
+            typer.echo(_finding_line(f))
 
 
 @app.command()
@@ -1088,6 +1097,102 @@ def fhir_export(
     with _archive(settings) as archive:
         counts = export_ndjson(archive, settings.release, out, patient=patient, inline=inline)
     typer.echo(", ".join(f"{n} {kind}" for kind, n in counts.items()) + f" written to {out}")
+
+
+KindOption = Annotated[
+    str | None,
+    typer.Option("--kind", help="signature_missing, signature_undated, verbal_order_unauthenticated, "
+                 "pages_missing, identifier_missing, consent_after_procedure or document_missing."),
+]  # fmt: skip
+
+
+def _finding_line(f: dict[str, Any]) -> str:
+    where = f"p{f['page']}" if f["page"] else "doc"
+    region = " [" + ", ".join(f"{v:.3f}" for v in f["region"]) + "]" if f["region"] else ""
+    unsure = " (unsure)" if not f["sure"] else ""
+    closed = f" {f['status']} by {f['closed_by']}: {f['reason']}" if f["status"] != "open" else ""
+    head = f"{f['id']:>6} doc {f['document_id']:<6} {where:<4} {f['kind']}{unsure}{region}"
+    return f"{head}: {f['detail']}{closed}"
+
+
+@deficiencies_app.callback(invoke_without_command=True)
+def deficiencies(
+    ctx: typer.Context,
+    patient: PatientOption = None,
+    kind: KindOption = None,
+    older_than: Annotated[
+        int | None, typer.Option("--older-than", min=0, help="Only documents archived more than DAYS ago.")
+    ] = None,
+    status: Annotated[
+        str, typer.Option("--status", help="open (default), resolved, dismissed or all.")
+    ] = "open",
+    no_scan: Annotated[
+        bool, typer.Option("--no-scan", help="List what is stored; do not analyse new documents first.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The deficiency work list, oldest first, with the page and region of each finding.
+    Documents archived since the last run are analysed first (signature areas on the page
+    images, page numbering, identifiers; then their patients' charts).
+
+    Example: chartclerk deficiencies --kind signature_missing --older-than 7 --json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from chartclerk.deficiency import KINDS
+    from chartclerk.deficiency.run import scan_archive
+    from chartclerk.store.deficiencies import list_findings
+
+    if kind is not None and kind not in KINDS:
+        raise typer.BadParameter(f"unknown kind {kind!r}", param_hint="--kind")
+    if status not in ("open", "resolved", "dismissed", "all"):
+        raise typer.BadParameter("open, resolved, dismissed or all", param_hint="--status")
+    settings = _settings(ctx)
+    with _archive(settings) as archive:
+        if not no_scan:
+            report = scan_archive(archive, settings)
+            if report.documents and not as_json:
+                done = f"{report.documents} documents ({report.pages} pages)"
+                typer.echo(f"analysed {done} in {report.seconds:.1f} s")
+        items = list_findings(archive, patient=patient, kind=kind, older_than_days=older_than, status=status)
+    if as_json:
+        _echo_json(items)
+        return
+    for f in items:
+        typer.echo(_finding_line(f))
+    typer.echo(f"{len(items)} findings; close one with: chartclerk deficiencies resolve ID --reason WHY")
+
+
+def _close(
+    ctx: typer.Context, finding_id: int, status: Literal["resolved", "dismissed"], reason: str
+) -> None:
+    from chartclerk.store.deficiencies import close_finding
+
+    with _archive(_settings(ctx)) as archive:
+        item = close_finding(archive, finding_id, status, archive.actor.user, reason)
+    typer.echo(f"finding {item['id']} {status} by {item['closed_by']}")
+
+
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept with the finding and audited).")]
+FindingArg = Annotated[int, typer.Argument(metavar="ID", help="Finding id (from the work list).")]
+
+
+@deficiencies_app.command("resolve")
+def deficiencies_resolve(ctx: typer.Context, finding_id: FindingArg, reason: ReasonOption) -> None:
+    """The deficiency was fixed (signed, dated, the page found): close it, saying how.
+
+    Example: chartclerk deficiencies resolve 12 --reason "signed by Dr Lee 11/30"
+    """
+    _close(ctx, finding_id, "resolved", reason)
+
+
+@deficiencies_app.command("dismiss")
+def deficiencies_dismiss(ctx: typer.Context, finding_id: FindingArg, reason: ReasonOption) -> None:
+    """Not a deficiency (the detector was wrong): close it, saying why.
+
+    Example: chartclerk deficiencies dismiss 12 --reason "initials are the form's authentication"
+    """
+    _close(ctx, finding_id, "dismissed", reason)
 
 
 def main() -> None:

@@ -196,6 +196,33 @@ class DistributedSettings(_Section):
     )
 
 
+class DeficiencySettings(_Section):
+    work_dpi: int = Field(
+        150, ge=75, le=300, description="Resolution pages are looked at for signatures (ink in inches)."
+    )
+    require_history_physical: bool = Field(
+        True, description="An admission (a discharge summary's admission date) needs a history and physical."
+    )
+    history_physical_days_before: int = Field(
+        30, ge=0, le=365, description="An H&P counts when done at most this many days before admission (CMS)."
+    )
+    history_physical_hours_after: int = Field(
+        24, ge=1, le=720, description="... or at most this many hours after it (CMS: 24)."
+    )
+    require_discharge_summary: bool = Field(
+        True, description="An admission (an H&P's date) needs a discharge summary once the record is due."
+    )
+    record_complete_days: int = Field(
+        30, ge=1, le=365, description="Days after discharge by which the record must be complete (CMS: 30)."
+    )
+    require_consent_for_operation: bool = Field(
+        True, description="An operative report needs a consent signed before the procedure."
+    )
+    consent_days_before: int = Field(
+        60, ge=1, le=730, description="A consent counts when signed at most this many days before surgery."
+    )
+
+
 class Settings(_Section):
     inbox: Path = Field(Path("inbox"), description="Folder the watcher takes new scans from.")
     archive: Path = Field(Path("archive"), description="Folder originals, PDFs and the database live in.")
@@ -221,6 +248,7 @@ class Settings(_Section):
     web: WebSettings = WebSettings()
     release: ReleaseSettings = ReleaseSettings()
     distributed: DistributedSettings = DistributedSettings()
+    deficiencies: DeficiencySettings = DeficiencySettings()
 
     @field_validator("workers", mode="before")
     @classmethod

@@ -406,3 +406,43 @@ class PageJobRow(Base):
     error: Mapped[str | None] = mapped_column(String(512))
     result: Mapped[bytes | None] = mapped_column(LargeBinary)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DeficiencyRow(Base):
+    """A chart deficiency found on a document (migration 0010): what, where (page and region as
+    fractions of the archived page), what was seen, and what a clerk did about it (who, when, why)."""
+
+    __tablename__ = "deficiencies"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'resolved', 'dismissed')", name="status"),
+        UniqueConstraint("document_id", "key", name="uq_deficiencies_document_key"),
+        Index("ix_deficiencies_status_found_at", "status", "found_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    patient_mrn: Mapped[str | None] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    key: Mapped[str] = mapped_column(String(64))  # the same finding found again keeps its row
+    page: Mapped[int | None] = mapped_column(Integer)
+    region: Mapped[str | None] = mapped_column(String(128))  # JSON [left, top, width, height]
+    words: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text)
+    sure: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    found_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DeficiencyScanRow(Base):
+    """Which searchable PDF of a document the deficiency analysis last read (migration 0010): a
+    document is read again when its PDF changes (re-filed) or the analysis does."""
+
+    __tablename__ = "deficiency_scans"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    scanned_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -26,6 +26,8 @@ COMMANDS += ["serve", "users add", "users list", "users disable", "users reset"]
 COMMANDS += ["release new", "release list", "release extend", "release deny", "release packet"]  # release
 COMMANDS += ["restrict", "disclosures", "fhir export"]  # release of information
 COMMANDS += ["worker", "status"]  # distributed page work
+COMMANDS += ["duplicate"]  # findability
+COMMANDS += ["deficiencies", "deficiencies resolve", "deficiencies dismiss"]  # chart deficiencies
 
 
 def run(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -88,7 +88,7 @@ def create_app(
     ``settings.web.secure_cookies`` or False. ``clock``, ``make_executor`` and ``hasher`` (cheaper
     argon2id parameters) are for tests."""
     from chartclerk.store.db import write_engine
-    from chartclerk.web import api, fhir, pages, release
+    from chartclerk.web import api, deficiencies, fhir, pages, release
 
     web = settings.web
     policy = LoginPolicy(
@@ -136,7 +136,7 @@ def create_app(
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.public)
-    for router in pages.routers + api.routers + fhir.routers + release.routers:
+    for router in pages.routers + api.routers + fhir.routers + release.routers + deficiencies.routers:
         app.include_router(router)
     _error_handlers(app)
     app.add_middleware(
