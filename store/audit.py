@@ -120,8 +120,8 @@ def entry_hash(
     origin: str,
 ) -> str:
     """SHA-256 over the previous hash and every field of the entry, as stored."""
-    fields = [prev_hash, entry_id, _stamp(at), user, action, target, patients, origin]
-    return hashlib.sha256(_canonical(fields).encode("utf-8")).hexdigest()
+    fields = [prev_hash, entry_id, utc_stamp(at), user, action, target, patients, origin]
+    return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
 
 
 def append_entry(
@@ -131,8 +131,8 @@ def append_entry(
     last = session.execute(select(AuditRow.id, AuditRow.hash).order_by(AuditRow.id.desc()).limit(1)).first()
     entry_id, prev = (last[0] + 1, last[1]) if last is not None else (1, GENESIS)
     at = dt.datetime.now(dt.UTC).replace(microsecond=0)  # whole seconds: every backend keeps them
-    target_json = _canonical(dict(target))
-    patients_json = _canonical(sorted({p.strip() for p in patients if p and p.strip()}))
+    target_json = canonical_json(dict(target))
+    patients_json = canonical_json(sorted({p.strip() for p in patients if p and p.strip()}))
     row = AuditRow(
         id=entry_id,
         at=at,
@@ -247,11 +247,13 @@ def _entry(row: AuditRow) -> AuditEntry:
     )
 
 
-def _canonical(value: Any) -> str:
+def canonical_json(value: Any) -> str:
+    """The one JSON form hashed by the audit and disclosure chains (chartclerk.store.disclosures)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _stamp(at: dt.datetime) -> str:
+def utc_stamp(at: dt.datetime) -> str:
+    """A timestamp as the hash chains write it: UTC, to the second."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

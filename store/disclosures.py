@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from chartclerk.files import sha256_file
 from chartclerk.settings import ReleaseSettings
 from chartclerk.store.anchor import note_write
-from chartclerk.store.audit import GENESIS, Actor, ChainReport
+from chartclerk.store.audit import GENESIS, Actor, ChainReport, canonical_json, utc_stamp
 from chartclerk.store.db import session_scope
 from chartclerk.store.packet import write_text_pdf
 from chartclerk.store.tables import DisclosureRow
@@ -181,7 +181,7 @@ def disclosure_hash(row: DisclosureRow) -> str:
     fields = [
         row.prev_hash,
         row.id,
-        _stamp(row.at),
+        utc_stamp(row.at),
         row.patient_mrn,
         row.recipient,
         row.address,
@@ -193,7 +193,7 @@ def disclosure_hash(row: DisclosureRow) -> str:
         row.packet_sha256,
         row.user,
     ]
-    return hashlib.sha256(_canonical(fields).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
 
 
 def append_disclosure(
@@ -230,7 +230,7 @@ def append_disclosure(
         purpose=purpose,
         basis=basis,
         request_id=request_id,
-        documents=_canonical(sorted(set(documents))),
+        documents=canonical_json(sorted(set(documents))),
         packet_sha256=packet_sha256,
         user=actor.user,
         prev_hash=prev,
@@ -327,13 +327,3 @@ def _disclosure(row: DisclosureRow) -> Disclosure:
         user=row.user,
         hash=row.hash,
     )
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _stamp(at: dt.datetime) -> str:
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=dt.UTC)
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
