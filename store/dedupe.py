@@ -6,19 +6,23 @@ is not. Each archived document gets a signature (migration 0009, ``doc_signature
 - a MinHash of its text's character 5-grams (NUM_PERM permutations), the text folded for
   OCR look-alikes first (chartclerk.store.idents.fold), so that two readings of one page
   share most 5-grams although OCR erred differently in each;
-- its numbers: the digits of every token holding one (dates, values, amounts, accession
-  numbers), folded for look-alikes, in reading order.
+- its numbers: the digit runs of every token holding one (dates, values, amounts, accession
+  numbers; ``12/05/2026`` gives 12 05 2026), folded for look-alikes, in reading order,
+  separated by spaces.
 
 Candidates come from an LSH index over the MinHash (``doc_buckets``: BANDS bands of ROWS
 values, one indexed row per band): a check is BANDS index look-ups whatever the size of
 the archive, each reading at most the newest BUCKET_CAP entries of its key (a template
 shared by many documents fills a key) and keeping the newest CANDIDATES in scope.
 A candidate of the same patient, or where either document is in review (no patient
-yet), is a near duplicate when both its text similarity (MinHash estimate of the 5-gram
-Jaccard) and its number similarity (Jaccard of the number tokens) reach their
-thresholds. The numbers keep apart different documents made from one template (two lab
-reports of one patient from one lab on different days share their wording, not their
-dates, values and accession numbers). The similarity reported is the smaller of the two.
+yet), is a near duplicate when its text similarity (MinHash estimate of the 5-gram
+Jaccard) reaches TEXT_THRESHOLD and its numbers agree: the Jaccard of their digit 5-grams
+reaches NUMBER_THRESHOLD, or the Dice of their digit runs (multisets, order-free; robust to
+a page read poorly or in another order, see :func:`run_similarity`) reaches RUN_THRESHOLD.
+The numbers keep apart different documents made from one template (two lab reports of one
+patient from one lab on different days share their wording, not their dates, values and
+accession numbers). The similarity reported is the smaller of the text's and the numbers'
+(the larger of the two number measures).
 
 Nothing is dropped: the new document is archived, marked ``duplicate_of`` the older one
 with its similarity, and sent to review. A clerk keeps both (:func:`keep_both`) or marks
