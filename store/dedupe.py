@@ -76,12 +76,12 @@ ROWS: Final = 3  # BANDS * ROWS = NUM_PERM: a pair of similarity 0.5 shares a ba
 SHINGLE: Final = 5
 TEXT_THRESHOLD: Final = 0.5
 NUMBER_THRESHOLD: Final = 0.3
-RUN_THRESHOLD: Final = 0.75  # development seeds: siblings at most 0.59, rescans mostly 0.9 and more
+RUN_THRESHOLD: Final = 0.75  # seeds 101-103: siblings at most 0.65, rescans 0.67, mostly over 0.9
 _DIGIT_GRAM: Final = 5
 MIN_RUN: Final = 2  # single digits (page 1 of 1, counts) are in every document
 BUCKET_CAP: Final = 2000  # newest documents looked at under one band key
 CANDIDATES: Final = 50  # newest in-scope documents kept per band key
-_MIN_RUNS: Final = 3
+_MIN_RUNS: Final = 3  # fewer runs tell nothing apart (a date alone)
 _MIN_SHINGLES: Final = 20  # a near-blank page is nobody's duplicate
 _PRIME: Final = (1 << 61) - 1
 _MASK: Final = (1 << 32) - 1
