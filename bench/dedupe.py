@@ -45,6 +45,7 @@ from chartclerk.store.dedupe import (
     _band_keys,
     find_duplicate,
     number_similarity,
+    run_similarity,
     signature_of,
     text_similarity,
 )
@@ -185,12 +186,14 @@ def ocr_benchmark(args: argparse.Namespace) -> None:
             if args.verbose and scan is not None and scan["duplicate_of"] is None:
                 a, b = signature_of(texts[f"scan-{i:03d}.pdf"]), signature_of(texts[f"orig-{i:03d}.pdf"])
                 print(f"  missed rescan scan-{i:03d}.pdf: text {text_similarity(a.minhash, b.minhash):.2f}, "
-                      f"numbers {number_similarity(a.numbers, b.numbers):.2f}")  # fmt: skip
+                      f"numbers {number_similarity(a.numbers, b.numbers):.2f}, "
+                      f"runs {run_similarity(a.numbers, b.numbers):.2f}")  # fmt: skip
         if args.verbose:
             for i in range(args.docs):
                 a, b = signature_of(texts[f"sibl-{i:03d}.pdf"]), signature_of(texts[f"orig-{i:03d}.pdf"])
                 print(f"  sibling {i:03d}: text {text_similarity(a.minhash, b.minhash):.2f}, "
-                      f"numbers {number_similarity(a.numbers, b.numbers):.2f}")  # fmt: skip
+                      f"numbers {number_similarity(a.numbers, b.numbers):.2f}, "
+                      f"runs {run_similarity(a.numbers, b.numbers):.2f}")  # fmt: skip
         marks = found + wrong
         print(f"documents: {args.docs} originals, {args.docs} template siblings (same office, template and patient, "
               f"another day), {args.docs} rescans; read by tesseract in {seconds:.0f} s")  # fmt: skip

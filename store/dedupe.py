@@ -6,19 +6,23 @@ is not. Each archived document gets a signature (migration 0009, ``doc_signature
 - a MinHash of its text's character 5-grams (NUM_PERM permutations), the text folded for
   OCR look-alikes first (chartclerk.store.idents.fold), so that two readings of one page
   share most 5-grams although OCR erred differently in each;
-- its numbers: the digits of every token holding one (dates, values, amounts, accession
-  numbers), folded for look-alikes, in reading order.
+- its numbers: the digit runs of every token holding one (dates, values, amounts, accession
+  numbers; ``12/05/2026`` gives 12 05 2026), folded for look-alikes, in reading order,
+  separated by spaces.
 
 Candidates come from an LSH index over the MinHash (``doc_buckets``: BANDS bands of ROWS
 values, one indexed row per band): a check is BANDS index look-ups whatever the size of
 the archive, each reading at most the newest BUCKET_CAP entries of its key (a template
 shared by many documents fills a key) and keeping the newest CANDIDATES in scope.
 A candidate of the same patient, or where either document is in review (no patient
-yet), is a near duplicate when both its text similarity (MinHash estimate of the 5-gram
-Jaccard) and its number similarity (Jaccard of the number tokens) reach their
-thresholds. The numbers keep apart different documents made from one template (two lab
-reports of one patient from one lab on different days share their wording, not their
-dates, values and accession numbers). The similarity reported is the smaller of the two.
+yet), is a near duplicate when its text similarity (MinHash estimate of the 5-gram
+Jaccard) reaches TEXT_THRESHOLD and its numbers agree: the Jaccard of their digit 5-grams
+reaches NUMBER_THRESHOLD, or the Dice of their digit runs (multisets, order-free; robust to
+a page read poorly or in another order, see :func:`run_similarity`) reaches RUN_THRESHOLD.
+The numbers keep apart different documents made from one template (two lab reports of one
+patient from one lab on different days share their wording, not their dates, values and
+accession numbers). The similarity reported is the smaller of the text's and the numbers'
+(the larger of the two number measures).
 
 Nothing is dropped: the new document is archived, marked ``duplicate_of`` the older one
 with its similarity, and sent to review. A clerk keeps both (:func:`keep_both`) or marks
@@ -32,6 +36,7 @@ import datetime as dt
 import logging
 import re
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -58,6 +63,7 @@ __all__ = [
     "index_signature",
     "number_similarity",
     "resolve_duplicate",
+    "run_similarity",
     "signature_of",
     "text_similarity",
 ]
@@ -70,15 +76,18 @@ ROWS: Final = 3  # BANDS * ROWS = NUM_PERM: a pair of similarity 0.5 shares a ba
 SHINGLE: Final = 5
 TEXT_THRESHOLD: Final = 0.5
 NUMBER_THRESHOLD: Final = 0.3
+RUN_THRESHOLD: Final = 0.75  # seeds 101-103: siblings at most 0.65, rescans 0.67, mostly over 0.9
 _DIGIT_GRAM: Final = 5
+MIN_RUN: Final = 2  # single digits (page 1 of 1, counts) are in every document
 BUCKET_CAP: Final = 2000  # newest documents looked at under one band key
 CANDIDATES: Final = 50  # newest in-scope documents kept per band key
+_MIN_RUNS: Final = 3  # fewer runs tell nothing apart (a date alone)
 _MIN_SHINGLES: Final = 20  # a near-blank page is nobody's duplicate
 _PRIME: Final = (1 << 61) - 1
 _MASK: Final = (1 << 32) - 1
 _params = np.random.default_rng(20261128).integers(1, _MASK, size=(2, NUM_PERM), dtype=np.uint64)
 _A, _B = _params[0], _params[1]
-_NON_DIGIT = re.compile(r"[^0-9]")
+_DIGITS = re.compile(r"[0-9]+")
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[./:-][A-Za-z0-9]+)*")
 
@@ -99,11 +108,12 @@ def signature_of(page_texts: Sequence[str]) -> Signature:
     """The document's MinHash and number tokens (see the module doc)."""
     flat = " ".join(_NOT_WORD.sub(" ", fold(" ".join(page_texts))).split())
     shingles = {zlib.crc32(flat[i : i + SHINGLE].encode()) for i in range(len(flat) - SHINGLE + 1)}
-    numbers = "".join(
-        _NON_DIGIT.sub("", fold(token))
+    numbers = " ".join(
+        run
         for t in page_texts
         for token in _TOKEN.findall(t)
         if any(c.isdigit() for c in token)
+        for run in _DIGITS.findall(fold(token))
     )
     if len(shingles) < _MIN_SHINGLES:
         return Signature(np.zeros(0, dtype=np.uint32), numbers)
@@ -120,16 +130,34 @@ def text_similarity(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> flo
 
 
 def number_similarity(a: str, b: str) -> float:
-    """Jaccard similarity of the digit sequences' 5-grams (1 when neither document has
-    digits). A second reading of the same numbers keeps most 5-grams despite a few misread
-    digits; another day's report of the same template shares its wording and reference
-    ranges but hardly any run of five digits (measured: at most 0.10 against 0.39 and more
-    for rescans read fairly, bench/dedupe.py)."""
-    if len(a) < _DIGIT_GRAM or len(b) < _DIGIT_GRAM:
-        return 1.0 if a == b else 0.0
-    ga = {a[i : i + _DIGIT_GRAM] for i in range(len(a) - _DIGIT_GRAM + 1)}
-    gb = {b[i : i + _DIGIT_GRAM] for i in range(len(b) - _DIGIT_GRAM + 1)}
+    """Jaccard similarity of the digit sequences' 5-grams (runs joined, in reading order; 1
+    when neither document has digits). A second reading of the same numbers keeps most
+    5-grams despite a few misread digits; another day's report of the same template shares
+    its wording and reference ranges but hardly any run of five digits (measured: at most
+    0.10 against 0.39 and more for rescans read fairly, bench/dedupe.py)."""
+    da, db = a.replace(" ", ""), b.replace(" ", "")
+    if len(da) < _DIGIT_GRAM or len(db) < _DIGIT_GRAM:
+        return 1.0 if da == db else 0.0
+    ga = {da[i : i + _DIGIT_GRAM] for i in range(len(da) - _DIGIT_GRAM + 1)}
+    gb = {db[i : i + _DIGIT_GRAM] for i in range(len(db) - _DIGIT_GRAM + 1)}
     return len(ga & gb) / len(ga | gb)
+
+
+def run_similarity(a: str, b: str) -> float:
+    """Dice similarity of the two documents' digit runs of at least MIN_RUN digits, as
+    multisets (each number token split at its punctuation: ``12/05/2026`` gives 12, 05, 2026).
+
+    Robust where the 5-grams are not: order-free, so a reading that takes a table column by
+    column, or reads ``854.21`` as ``854 21``, still agrees run for run, and a misread digit
+    costs one run rather than up to five 5-grams across two numbers. Less sharp against
+    template siblings (the birth date, the year, doses and reference ranges recur), hence its
+    own, higher threshold RUN_THRESHOLD. 0 for signatures stored before the runs were
+    separated by spaces (one run each) and for documents of fewer than _MIN_RUNS runs."""
+    runs_a = Counter(r for r in a.split() if len(r) >= MIN_RUN)
+    runs_b = Counter(r for r in b.split() if len(r) >= MIN_RUN)
+    if runs_a.total() < _MIN_RUNS or runs_b.total() < _MIN_RUNS:
+        return 0.0  # too few numbers to tell two documents apart
+    return 2 * (runs_a & runs_b).total() / (runs_a.total() + runs_b.total())
 
 
 def _band_keys(minhash: npt.NDArray[np.uint32]) -> list[int]:
@@ -175,11 +203,12 @@ def find_duplicate(session: Session, doc: DocumentRow, sig: Signature) -> Duplic
         if doc.patient_mrn is not None and mrn is not None and mrn != doc.patient_mrn:
             continue  # another patient's document: never this one's rescan
         words = text_similarity(sig.minhash, np.frombuffer(other.minhash, dtype=np.uint32))
-        numbers = number_similarity(sig.numbers, other.numbers)
-        similar = min(words, numbers)
+        grams = number_similarity(sig.numbers, other.numbers)
+        runs = run_similarity(sig.numbers, other.numbers)
+        similar = min(words, max(grams, runs))
         if (
             words >= TEXT_THRESHOLD
-            and numbers >= NUMBER_THRESHOLD
+            and (grams >= NUMBER_THRESHOLD or runs >= RUN_THRESHOLD)
             and (best is None or similar > best.similarity)
         ):
             best = Duplicate(other.document_id, round(similar, 3))

@@ -18,7 +18,14 @@ from typer.testing import CliRunner
 from chartclerk import cli
 from chartclerk.settings import Settings
 from chartclerk.store import Archive, make_page_pdf
-from chartclerk.store.dedupe import number_similarity, signature_of, text_similarity
+from chartclerk.store.dedupe import (
+    NUMBER_THRESHOLD,
+    RUN_THRESHOLD,
+    number_similarity,
+    run_similarity,
+    signature_of,
+    text_similarity,
+)
 from chartclerk.tests.test_search import PATIENTS, add_document
 
 ANALYTES = ("Sodium", "Potassium", "Chloride", "Bicarbonate", "Glucose", "Creatinine", "Calcium", "Albumin")
@@ -73,6 +80,47 @@ def test_rescans_are_similar_and_template_siblings_are_not() -> None:
         assert number_similarity(original.numbers, again.numbers) > 0.5
         assert number_similarity(original.numbers, sibling.numbers) < 0.3  # other day, values, accession
     assert signature_of(["too short"]).minhash.size == 0
+
+
+def column_reading(page: str) -> str:
+    """OCR of a rescan that takes the results table column by column and loses the decimal
+    points: every value's digits are still read, in another order and split differently; on
+    the accession line, four 0s read as 6 (not a look-alike)."""
+    head, rows = page.split("\n")[:3], page.split("\n")[3:-1]
+    head[2] = head[2].replace("0", "6", 4)
+    names = [r.split(" ")[0] for r in rows]
+    values = [r.split(" ")[1] for r in rows]
+    whole = " ".join(v.split(".")[0] for v in values)
+    tenths = " ".join(v.split(".")[1] for v in values)
+    return "\n".join(
+        [*head, " ".join(names), whole, tenths, "mmol/L reference range see report", page.split("\n")[-1]]
+    )
+
+
+def test_digit_runs_find_a_rescan_read_in_another_order_and_not_a_sibling() -> None:
+    rng = random.Random(7)
+    for day in range(1, 12):
+        first = lab_report(rng, day)
+        original = signature_of([first])
+        again = signature_of([column_reading(first)])
+        sibling = signature_of([lab_report(rng, day + 1)])
+        assert number_similarity(original.numbers, again.numbers) < NUMBER_THRESHOLD  # most 5-grams lost
+        assert run_similarity(original.numbers, again.numbers) >= RUN_THRESHOLD
+        assert run_similarity(original.numbers, sibling.numbers) < RUN_THRESHOLD
+    assert run_similarity("12 05 2026", "12 05 2026") == 1.0
+    assert run_similarity("1205 2026", "1205 2026") == 0.0  # too few numbers to tell apart
+    assert run_similarity("120520264711", "120520264711") == 0.0  # a signature from before the runs
+
+
+def test_a_rescan_read_in_another_order_is_marked(archive: Archive, tmp_path: Path, page_pdf: Path) -> None:
+    rng = random.Random(3)
+    first = lab_report(rng, 9)
+    original = add_document(archive, tmp_path, page_pdf, [first], mrn="000123")
+    sibling = add_document(archive, tmp_path, page_pdf, [lab_report(rng, 10)], mrn="000123")
+    copy = add_document(archive, tmp_path, page_pdf, [column_reading(first)], mrn="000123")
+    docs = {d["id"]: d for d in archive.list_documents()}
+    assert docs[sibling]["duplicate_of"] is None
+    assert docs[copy]["duplicate_of"] == original and docs[copy]["status"] == "review"
 
 
 def test_rescan_goes_to_review_marked_and_a_clerk_supersedes_it(
