@@ -148,7 +148,8 @@ def _lines(words: tuple[PageWord, ...]) -> list[list[PageWord]]:
     centre lies within half a word height of its own centre. The line is judged by the median
     of its words, not by its last word: a mark OCR read as one tall word (a staple's shadow, a
     stroke down the margin) joins a line but must not bridge it to the next one, else two
-    stacked labels read as one line and the upper signature area is lost."""
+    stacked labels read as one line, one label is taken as part of the other and one of the
+    two signature areas is lost."""
     lines: list[list[PageWord]] = []
     for w in sorted(words, key=lambda w: (w.box.top + w.box.height / 2, w.box.left)):
         centre = w.box.top + w.box.height / 2

@@ -63,8 +63,8 @@ def test_unsigned_stamped_and_stray_marks_are_missing_signatures(mark: str, belo
 @pytest.mark.parametrize("tall_mark", [False, True], ids=["clean", "tall-mark-between"])
 def test_two_stacked_unsigned_areas_are_both_missing(tall_mark: bool) -> None:
     """Each of two stacked areas is found on its own line, even when a mark OCR read as one
-    tall word lies between the two label lines (it once chained them into one line, whose
-    upper label was then taken as part of the lower one: the upper area was lost)."""
+    tall word lies between the two label lines (it once chained them into one line: one
+    label was taken as part of the other, and one of the two areas was lost)."""
     page = stacked_form(random.Random(5), tall_mark=tall_mark)
     areas = find_signature_areas(page)
     assert [a.label for a in areas] == ["Patient/guardian signature:", "Witness signature:"]
