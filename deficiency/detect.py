@@ -144,13 +144,19 @@ def _geometry(page: PageInput) -> _Geometry:
 
 
 def _lines(words: tuple[PageWord, ...]) -> list[list[PageWord]]:
-    """Words grouped into lines (vertical centres within half a word height), left to right."""
+    """Words grouped into lines, left to right: a word joins the line whose words' median
+    centre lies within half a word height of its own centre. The line is judged by the median
+    of its words, not by its last word: a mark OCR read as one tall word (a staple's shadow, a
+    stroke down the margin) joins a line but must not bridge it to the next one, else two
+    stacked labels read as one line, one label is taken as part of the other and one of the
+    two signature areas is lost."""
     lines: list[list[PageWord]] = []
     for w in sorted(words, key=lambda w: (w.box.top + w.box.height / 2, w.box.left)):
         centre = w.box.top + w.box.height / 2
         for line in lines:
-            ref = line[-1].box
-            if abs(ref.top + ref.height / 2 - centre) <= max(ref.height, w.box.height) * 0.5:
+            ref_centre = statistics.median(v.box.top + v.box.height / 2 for v in line)
+            ref_height = statistics.median(v.box.height for v in line)
+            if abs(ref_centre - centre) <= max(ref_height, w.box.height) * 0.5:
                 line.append(w)
                 break
         else:

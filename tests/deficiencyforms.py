@@ -154,6 +154,32 @@ def signature_form(rng: random.Random, mark: Mark, *, dated: bool = True, below:
     return sheet.page()
 
 
+def stacked_form(rng: random.Random, *, tall_mark: bool = False) -> PageInput:
+    """Two unsigned signature areas stacked one above the other ("Patient/guardian signature",
+    "Witness signature", each with its date). ``tall_mark``: a staple's shadow down the right
+    margin across both areas, which OCR reads as one tall word between the two label lines."""
+    sheet = blank(rng)
+    sheet.text(90, 80, "CONSENT FOR TREATMENT", 30)
+    sheet.text(90, 130, "Patient: DOE, JANE   MRN: 00012345   DOB: 03/07/1954")
+    for i in range(6):
+        sheet.text(90, 180 + 34 * i, "I consent to the treatment described and was given the chance to ask.")
+    y = 520
+    for label in ("Patient/guardian signature:", "Witness signature:"):
+        _, _, r, _ = sheet.text(90, y - 24, label)
+        _, _, date_r, _ = sheet.text(760, y - 24, "Date:")
+        arr = np.asarray(sheet.image).copy()
+        cv2.line(arr, (r + 10, y), (740, y), 0, 2)
+        cv2.line(arr, (date_r + 8, y), (1100, y), 0, 2)
+        sheet.image = Image.fromarray(arr)
+        y += 130
+    if tall_mark:
+        arr = np.asarray(sheet.image).copy()
+        cv2.line(arr, (1160, 490), (1175, 640), 70, 8)
+        sheet.image = Image.fromarray(arr)
+        sheet.words.append(PageWord("I", Box(1155 / W, 490 / H, 25 / W, 152 / H), 31.0))
+    return sheet.page()
+
+
 def text_page(number: int, lines: list[str]) -> PageInput:
     """A page with these lines and word boxes, no image (for the text-only checks)."""
     sheet = blank(random.Random(number))

@@ -20,6 +20,7 @@ from chartclerk.store import Archive
 from chartclerk.tests.deficiencyforms import (
     archive_pages,
     signature_form,
+    stacked_form,
     text_page,
     verbal_order_form,
 )
@@ -57,6 +58,20 @@ def test_unsigned_stamped_and_stray_marks_are_missing_signatures(mark: str, belo
         assert "handwriting-like strokes" in f.detail  # it says what it saw
         if (mark == "stamp" and not below) or mark == "frameless stamp":
             assert "stamp" in f.detail and f.sure
+
+
+@pytest.mark.parametrize("tall_mark", [False, True], ids=["clean", "tall-mark-between"])
+def test_two_stacked_unsigned_areas_are_both_missing(tall_mark: bool) -> None:
+    """Each of two stacked areas is found on its own line, even when a mark OCR read as one
+    tall word lies between the two label lines (it once chained them into one line: one
+    label was taken as part of the other, and one of the two areas was lost)."""
+    page = stacked_form(random.Random(5), tall_mark=tall_mark)
+    areas = find_signature_areas(page)
+    assert [a.label for a in areas] == ["Patient/guardian signature:", "Witness signature:"]
+    assert areas[0].region.bottom < areas[1].region.top
+    missing = [f for f in find_document_deficiencies([page], None) if f.kind == "signature_missing"]
+    assert [f.words for f in missing] == ["Patient/guardian signature:", "Witness signature:"]
+    assert all(f.sure for f in missing)
 
 
 def test_signed_without_date_is_undated_and_says_what_it_saw() -> None:
