@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,41 +190,50 @@ def read_entries(
 
 def verify_chain(engine: Engine) -> ChainReport:
     """Recompute every entry's hash and check each links to the one before it."""
+
+    def recompute(row: AuditRow) -> str:
+        return entry_hash(
+            row.prev_hash, row.id, row.at, row.user, row.action, row.target, row.patients, row.origin
+        )
+
+    return walk_chain(engine, AuditRow, "audit", recompute)
+
+
+def walk_chain(engine: Engine, table: Any, noun: str, recompute: Callable[[Any], str]) -> ChainReport:
+    """The one check of a hash-chained, append-only log (the audit log; the disclosure log of
+    chartclerk.store.disclosures): every entry present, linked to the one before it and
+    unaltered (``recompute`` gives its hash from its fields); on SQLite, no newest entry
+    deleted and the triggers that refuse UPDATE and DELETE still there."""
     problems: list[str] = []
     expected_id, prev, count = 1, GENESIS, 0
     with session_scope(engine) as session:
-        for row in session.scalars(
-            select(AuditRow).order_by(AuditRow.id).execution_options(yield_per=_BATCH)
-        ):
+        for row in session.scalars(select(table).order_by(table.id).execution_options(yield_per=_BATCH)):
             count += 1
             if row.id != expected_id:
-                problems.append(f"audit entries {expected_id}-{row.id - 1} are missing (deleted)")
+                problems.append(f"{noun} entries {expected_id}-{row.id - 1} are missing (deleted)")
             if row.prev_hash != prev:
-                problems.append(f"audit entry {row.id} does not link to the entry before it")
-            recomputed = entry_hash(
-                row.prev_hash, row.id, row.at, row.user, row.action, row.target, row.patients, row.origin
-            )
-            if recomputed != row.hash:
-                problems.append(f"audit entry {row.id} was altered (its hash does not match)")
+                problems.append(f"{noun} entry {row.id} does not link to the entry before it")
+            if recompute(row) != row.hash:
+                problems.append(f"{noun} entry {row.id} was altered (its hash does not match)")
             expected_id, prev = row.id + 1, row.hash
         if engine.dialect.name == "sqlite":
-            problems.extend(_sqlite_checks(session, expected_id - 1))
+            problems.extend(_sqlite_checks(session, table.__tablename__, noun, expected_id - 1))
     return ChainReport(entries=count, head=prev, problems=tuple(problems))
 
 
-def _sqlite_checks(session: Session, last_id: int) -> list[str]:
+def _sqlite_checks(session: Session, table: str, noun: str, last_id: int) -> list[str]:
     problems: list[str] = []
-    seq = session.execute(text("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'")).scalar()
+    seq = session.execute(text("SELECT seq FROM sqlite_sequence WHERE name = :t"), {"t": table}).scalar()
     if seq is not None and int(seq) > last_id:
-        problems.append(f"audit entries {last_id + 1}-{int(seq)} are missing (the newest were deleted)")
+        problems.append(f"{noun} entries {last_id + 1}-{int(seq)} are missing (the newest were deleted)")
     triggers = set(
         session.execute(
-            text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'")
+            text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"), {"t": table}
         ).scalars()
     )
-    missing = {"audit_log_no_update", "audit_log_no_delete"} - triggers
+    missing = {f"{table}_no_update", f"{table}_no_delete"} - triggers
     if missing:
-        problems.append(f"audit log append-only trigger(s) removed: {', '.join(sorted(missing))}")
+        problems.append(f"{noun} log append-only trigger(s) removed: {', '.join(sorted(missing))}")
     return problems
 
 

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from chartclerk.files import sha256_file
 from chartclerk.settings import ReleaseSettings
 from chartclerk.store.anchor import note_write
-from chartclerk.store.audit import GENESIS, Actor, ChainReport, canonical_json, utc_stamp
+from chartclerk.store.audit import GENESIS, Actor, ChainReport, canonical_json, utc_stamp, walk_chain
 from chartclerk.store.db import session_scope
 from chartclerk.store.packet import write_text_pdf
 from chartclerk.store.tables import DisclosureRow
@@ -267,37 +267,7 @@ def accounting(
 
 def verify_disclosures(engine: Engine) -> ChainReport:
     """Recompute every entry's hash and check each links to the one before it."""
-    problems: list[str] = []
-    expected_id, prev, count = 1, GENESIS, 0
-    with session_scope(engine) as session:
-        for row in session.scalars(
-            select(DisclosureRow).order_by(DisclosureRow.id).execution_options(yield_per=_BATCH)
-        ):
-            count += 1
-            if row.id != expected_id:
-                problems.append(f"disclosure entries {expected_id}-{row.id - 1} are missing (deleted)")
-            if row.prev_hash != prev:
-                problems.append(f"disclosure entry {row.id} does not link to the entry before it")
-            if disclosure_hash(row) != row.hash:
-                problems.append(f"disclosure entry {row.id} was altered (its hash does not match)")
-            expected_id, prev = row.id + 1, row.hash
-        if engine.dialect.name == "sqlite":
-            seq = session.execute(text("SELECT seq FROM sqlite_sequence WHERE name = 'disclosures'")).scalar()
-            if seq is not None and int(seq) > expected_id - 1:
-                problems.append(
-                    f"disclosure entries {expected_id}-{int(seq)} are missing (the newest were deleted)"
-                )
-            triggers = set(
-                session.execute(
-                    text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'disclosures'")
-                ).scalars()
-            )
-            missing = {"disclosures_no_update", "disclosures_no_delete"} - triggers
-            if missing:
-                problems.append(
-                    f"disclosure log append-only trigger(s) removed: {', '.join(sorted(missing))}"
-                )
-    return ChainReport(entries=count, head=prev, problems=tuple(problems))
+    return walk_chain(engine, DisclosureRow, "disclosure", disclosure_hash)
 
 
 def years_before(now: dt.datetime, years: int) -> dt.datetime:
