@@ -75,6 +75,7 @@ __all__ = [
     "make_celery",
     "queue_status",
     "read_page",
+    "record_file",
     "run_worker",
 ]
 
@@ -96,11 +97,19 @@ def make_celery(settings: Settings) -> Any:
     if settings.broker is None:
         raise ValueError("no broker configured")
     app = Celery("chartclerk", broker=settings.broker, set_as_current=False)
+    visibility = settings.distributed.visibility_timeout_seconds
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": settings.distributed.visibility_timeout_seconds},
+        broker_transport_options={
+            "visibility_timeout": visibility,
+            # Redis gives back jobs taken by a worker that vanished (or that lost its connection
+            # when the broker restarted) once the visibility timeout has passed: swept every
+            # tenth of it (at most a minute), each sweep one cheap sorted-set query.
+            "unacked_restore_interval": max(1, min(60, visibility // 10)),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         broker_connection_retry=True,
         broker_connection_max_retries=None,  # a restarted broker is waited for, never given up on
@@ -309,6 +318,26 @@ def _init_child(**_: Any) -> None:
 # -- the submitting side --------------------------------------------------------------------------
 
 
+def record_file(engine: Engine, source: SourceFile) -> str:
+    """Record a file as ``reading`` and its pages as ``queued`` under a new job id (replacing
+    an earlier submission of the same file); returns the job id."""
+    sha, job = source.sha256, uuid.uuid4().hex
+    with session_scope(write_engine(engine)) as session:
+        session.execute(delete(PageJobRow).where(PageJobRow.source_sha256 == sha))
+        session.execute(delete(FileJobRow).where(FileJobRow.source_sha256 == sha))
+        session.add(
+            FileJobRow(
+                source_sha256=sha, job=job, path=str(source.path), pages=source.page_count,
+                state="reading", attempts=0,
+            )
+        )  # fmt: skip
+        session.add_all(
+            PageJobRow(source_sha256=sha, page=n, job=job, state="queued", attempts=0)
+            for n in range(1, source.page_count + 1)
+        )
+    return job
+
+
 @dataclass(frozen=True, slots=True)
 class SubmitStats:
     """The submitting process's own cost: recording files and pages, and sending the tasks."""
@@ -365,20 +394,7 @@ class CeleryExecutor(Executor):
 
     def _register(self, source: SourceFile) -> _File:
         t = time.perf_counter()
-        sha, job = source.sha256, uuid.uuid4().hex
-        with session_scope(write_engine(self._db())) as session:
-            session.execute(delete(PageJobRow).where(PageJobRow.source_sha256 == sha))
-            session.execute(delete(FileJobRow).where(FileJobRow.source_sha256 == sha))
-            session.add(
-                FileJobRow(
-                    source_sha256=sha, job=job, path=str(source.path), pages=source.page_count,
-                    state="reading", attempts=0,
-                )
-            )  # fmt: skip
-            session.add_all(
-                PageJobRow(source_sha256=sha, page=n, job=job, state="queued", attempts=0)
-                for n in range(1, source.page_count + 1)
-            )
+        job = record_file(self._db(), source)
         self._seconds += time.perf_counter() - t
         return _File(source, job)
 

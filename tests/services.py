@@ -3,7 +3,8 @@
 
 PostgreSQL: ``initdb`` refuses to run as root, so as root the cluster is made and run by the
 ``postgres`` user (``runuser``) in a temporary folder it owns; it listens on a unix socket in
-that folder only (no TCP), with trust authentication. Redis: a unix socket, persistence off.
+that folder only (no TCP), with trust authentication. Redis: a unix socket, persistence off (or on,
+for a test that restarts it).
 Both are stopped (and their folders removed) by ``stop()``. A missing package is an error,
 never a skip.
 """
@@ -112,31 +113,26 @@ class PostgresServer:
 
 @dataclass
 class RedisServer:
-    """redis-server on a unix socket in a temporary folder, persistence off."""
+    """redis-server on a unix socket in a temporary folder; persistence off, or (``persistent``)
+    an append-only file synced on every write, so that :meth:`restart` keeps the queue."""
 
     folder: Path
     process: subprocess.Popen[bytes]
+    args: list[str]
 
     @classmethod
-    def start(cls) -> RedisServer:
+    def start(cls, *, persistent: bool = False) -> RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is missing: apt-get install redis-server (make test does)")
         folder = Path(tempfile.mkdtemp(prefix="chartclerk-redis-"))
         socket = folder / "redis.sock"
-        process = subprocess.Popen(
-            [binary, "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700"]
-            + ["--save", "", "--appendonly", "no", "--dir", str(folder), "--maxmemory-policy", "noeviction"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
         )
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not socket.exists():
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.02)
-        return cls(folder, process)
+        args = [binary, "--port", "0", "--unixsocket", str(socket), "--unixsocketperm", "700"]
+        args += ["--save", "", *persistence, "--dir", str(folder), "--maxmemory-policy", "noeviction"]
+        return cls(folder, _run_redis(args, socket), args)
 
     @property
     def socket(self) -> Path:
@@ -145,11 +141,32 @@ class RedisServer:
     def url(self, db: int = 0) -> str:
         return f"redis+socket://{self.socket}?virtual_host={db}"
 
-    def stop(self) -> None:
+    def restart(self) -> None:
+        """Stop the server (as a shutdown does: SIGTERM) and start it again on the same socket
+        and folder; with ``persistent`` it comes back with what it held."""
+        self._terminate()
+        self.socket.unlink(missing_ok=True)
+        self.process = _run_redis(self.args, self.socket)
+
+    def _terminate(self) -> None:
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+    def stop(self) -> None:
+        self._terminate()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _run_redis(args: list[str], socket: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + _START_TIMEOUT
+    while not socket.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("redis-server did not start")
+        time.sleep(0.02)
+    return process

@@ -4,6 +4,7 @@ Celery workers (a throwaway Redis and PostgreSQL) with one worker process SIGKIL
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -17,14 +18,14 @@ import pytest
 from sqlalchemy import select, text
 
 from chartclerk.classify import Patient
-from chartclerk.distributed import CeleryExecutor, queue_status, read_page
-from chartclerk.ingest import PageTask, inspect_source
+from chartclerk.distributed import CeleryExecutor, finish_file, queue_status, read_page, record_file
+from chartclerk.ingest import PageTask, SourceFile, inspect_source
 from chartclerk.page_worker import PageContext
 from chartclerk.pipeline import FileOutcome, ingest_files
 from chartclerk.settings import Settings, load_settings
 from chartclerk.store import Archive
 from chartclerk.store.db import session_scope
-from chartclerk.store.tables import PageJobRow
+from chartclerk.store.tables import FileJobRow, PageJobRow
 from chartclerk.tests.scans import FakePatient, render_document, write_pdf, write_png
 from chartclerk.tests.services import PostgresServer, RedisServer
 from chartclerk.workers import SerialExecutor
@@ -85,6 +86,124 @@ def test_a_page_job_is_stored_once_and_fails_after_max_attempts(
     assert "stopped (killed or crashed) 3 times" in (failed.error or "")
     report = queue_status(settings.model_copy(update={"broker": None}), engine)
     assert sum(w.failed for w in report.workers) == 1 and report.waiting_in_broker is None
+
+
+def _two_page_file(tmp_path: Path, settings: Settings, roster: list[FakePatient]) -> SourceFile:
+    tmp_path.mkdir(exist_ok=True)
+    scan = tmp_path / "two.pdf"
+    write_pdf(scan, render_document("referral", roster[1], seed=5, dpi=150, pages=2).pages, dpi=150)
+    return inspect_source(scan, settings.ingest)
+
+
+def _read_all(archive: Archive, job: str, source: SourceFile, settings: Settings, run: Path) -> None:
+    ctx = PageContext(settings.ingest, settings.ocr, run)
+    for n in range(1, source.page_count + 1):
+        assert read_page(archive.engine, job, PageTask(source, n), ctx, max_attempts=3) == "done"
+
+
+def _file_row(archive: Archive, sha: str) -> FileJobRow:
+    with session_scope(archive.engine) as session:
+        row = session.get(FileJobRow, sha)
+        assert row is not None
+        return row
+
+
+def test_the_process_that_stores_the_last_page_assembles_the_file_once(
+    page_archive: Archive, settings: Settings, tmp_path: Path, roster: list[FakePatient]
+) -> None:
+    source = _two_page_file(tmp_path, settings, roster)
+    job = record_file(page_archive.engine, source)
+    run = page_archive.tmp_dir / "run-test"
+    ctx = PageContext(settings.ingest, settings.ocr, run)
+    assert read_page(page_archive.engine, job, PageTask(source, 1), ctx, max_attempts=3) == "done"
+    assert finish_file(page_archive, job, source, settings, max_attempts=3) == "waiting"
+    assert read_page(page_archive.engine, job, PageTask(source, 2), ctx, max_attempts=3) == "done"
+    assert finish_file(page_archive, "older", source, settings, max_attempts=3) == "stale"
+    assert finish_file(page_archive, job, source, settings, max_attempts=3) == "archived"
+    row = _file_row(page_archive, source.sha256)
+    assert row.state == "archived" and row.attempts == 1 and row.worker
+    outcome = pickle.loads(row.outcome or b"")
+    assert isinstance(outcome, FileOutcome) and outcome.status == "archived" and outcome.pages == 2
+    assert outcome.path == source.path and row.documents == ",".join(str(d.id) for d in outcome.documents)
+    assert len(page_archive.list_documents()) == len(outcome.documents) >= 1
+    # A redelivered task of a page already stored checks the file again: nothing more is done.
+    assert read_page(page_archive.engine, job, PageTask(source, 2), ctx, max_attempts=3) == "already"
+    assert finish_file(page_archive, job, source, settings, max_attempts=3) == "finished"
+    assert len(page_archive.list_documents()) == len(outcome.documents)
+    assert _row(page_archive, source.sha256, 1).result is None  # read once, by the assembler
+    assert not [p for p in run.rglob("*") if p.is_file()]  # page PDFs and delivery folders removed
+
+
+def test_a_file_whose_assembler_died_is_finished_by_the_next_delivery(
+    page_archive: Archive, settings: Settings, tmp_path: Path, roster: list[FakePatient]
+) -> None:
+    source = _two_page_file(tmp_path, settings, roster)
+    job = record_file(page_archive.engine, source)
+    _read_all(page_archive, job, source, settings, page_archive.tmp_dir / "run-test")
+    with session_scope(page_archive.engine) as session:  # as a worker killed mid-assembly leaves it
+        row = session.get(FileJobRow, source.sha256)
+        assert row is not None
+        row.state, row.attempts, row.worker = "assembling", 1, "gone:1"
+    assert finish_file(page_archive, job, source, settings, max_attempts=3) == "archived"
+    row = _file_row(page_archive, source.sha256)
+    assert row.state == "archived" and row.attempts == 2 and row.worker != "gone:1"
+    # An assembly that killed its worker max_attempts times fails the file with the reason.
+    other = _two_page_file(tmp_path / "b", settings, roster[3:])
+    job = record_file(page_archive.engine, other)
+    _read_all(page_archive, job, other, settings, page_archive.tmp_dir / "run-test")
+    with session_scope(page_archive.engine) as session:
+        row = session.get(FileJobRow, other.sha256)
+        assert row is not None
+        row.state, row.attempts = "assembling", 3
+    assert finish_file(page_archive, job, other, settings, max_attempts=3) == "failed"
+    failed = _file_row(page_archive, other.sha256)
+    assert "stopped its worker (killed or crashed) 3 times" in (failed.error or "")
+    assert page_archive.source_status(other.sha256) is None
+
+
+_HOLD_LOCK = """
+import sys, time
+from chartclerk.distributed import _assembly_lock
+from chartclerk.settings import load_settings
+from chartclerk.store import Archive
+archive = Archive.open(load_settings(sys.argv[1]))
+with _assembly_lock(archive, sys.argv[2]):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_the_assembly_lock_dies_with_its_process(
+    page_archive: Archive,
+    settings: Settings,
+    database_url: str | None,
+    tmp_path: Path,
+    roster: list[FakePatient],
+) -> None:
+    source = _two_page_file(tmp_path, settings, roster)
+    job = record_file(page_archive.engine, source)
+    _read_all(page_archive, job, source, settings, page_archive.tmp_dir / "run-test")
+    config = tmp_path / "holder.yaml"
+    database = f"'{database_url}'" if database_url else "null"
+    config.write_text(f"inbox: {tmp_path / 'in'}\narchive: {page_archive.root}\ndatabase: {database}\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(config), source.sha256], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"locked"
+        result: list[str] = []
+        finisher = threading.Thread(
+            target=lambda: result.append(finish_file(page_archive, job, source, settings, max_attempts=3))
+        )
+        finisher.start()
+        finisher.join(1.0)
+        assert finisher.is_alive() and not result  # waits while another process holds the file
+        holder.send_signal(signal.SIGKILL)
+        finisher.join(30)
+        assert result == ["archived"]  # the lock went with the killed process
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 # -- end to end -----------------------------------------------------------------------------------
