@@ -38,11 +38,13 @@ machines only. Workers read originals and write page PDFs under the archive fold
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import logging
 import os
 import pickle
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -313,6 +315,12 @@ def _init_child(**_: Any) -> None:
     import cv2
 
     cv2.setNumThreads(1)
+    # This process may assemble files: its classifier loads while its first pages are read,
+    # as the submitting process's does with the local pool.
+    from chartclerk.classify import warm_up_classifier
+
+    assert _worker_settings is not None
+    threading.Thread(target=warm_up_classifier, args=(_worker_settings.classify,), daemon=True).start()
 
 
 # -- the submitting side --------------------------------------------------------------------------
@@ -340,11 +348,14 @@ def record_file(engine: Engine, source: SourceFile) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SubmitStats:
-    """The submitting process's own cost: recording files and pages, and sending the tasks."""
+    """The submitting process's own cost (seconds spent, not waiting): recording files and
+    pages in the database, sending the tasks to the broker, and polling for progress."""
 
     pages_sent: int
     pages_resent: int
-    seconds: float  # spent recording and sending (not waiting)
+    record_seconds: float
+    send_seconds: float
+    poll_seconds: float
 
 
 @dataclass
@@ -366,11 +377,11 @@ class CeleryExecutor(Executor):
         self._engine: Engine | None = None
         self._unsent: list[tuple[_File, int]] = []  # pages whose message the broker refused
         self._sent = self._resent = 0
-        self._seconds = 0.0
+        self._record = self._sending = self._polling = 0.0
 
     @property
     def stats(self) -> SubmitStats:
-        return SubmitStats(self._sent, self._resent, self._seconds)
+        return SubmitStats(self._sent, self._resent, self._record, self._sending, self._polling)
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         raise TypeError("CeleryExecutor runs whole files (read_files), not single calls")
@@ -395,7 +406,7 @@ class CeleryExecutor(Executor):
     def _register(self, source: SourceFile) -> _File:
         t = time.perf_counter()
         job = record_file(self._db(), source)
-        self._seconds += time.perf_counter() - t
+        self._record += time.perf_counter() - t
         return _File(source, job)
 
     def _send(self, entry: _File, page: int, ctx: PageContext, *, again: bool = False) -> None:
@@ -410,7 +421,7 @@ class CeleryExecutor(Executor):
         else:
             self._sent += 1
             self._resent += again
-        self._seconds += time.perf_counter() - t
+        self._sending += time.perf_counter() - t
 
     @staticmethod
     def _in_flight(files: dict[str, _File]) -> int:
@@ -422,6 +433,13 @@ class CeleryExecutor(Executor):
         unsent, self._unsent = self._unsent, []
         for entry, page in unsent:
             self._send(entry, page, run.ctx, again=True)
+        t = time.perf_counter()
+        try:
+            self._poll(files, run)
+        finally:
+            self._polling += time.perf_counter() - t
+
+    def _poll(self, files: dict[str, _File], run: FileRun) -> None:
         shas = list(files)
         now = time.monotonic()
         with session_scope(self._db()) as session:
@@ -464,11 +482,17 @@ class CeleryExecutor(Executor):
 
     def _send_again(self, session: Any, entry: _File, run: FileRun) -> None:
         """Pages of a file that did not move for resend_seconds: those still queued (their
-        message was lost), or one page when all are stored (its file was never assembled)."""
+        message was lost), those running for longer than the visibility timeout (longer than
+        any page job: their task ended without storing them), or one page when all are stored
+        (its file was never assembled)."""
         sha = entry.source.sha256
+        stuck = utcnow() - dt.timedelta(seconds=self._settings.distributed.visibility_timeout_seconds)
         queued = session.scalars(
             select(PageJobRow.page).where(
-                PageJobRow.source_sha256 == sha, PageJobRow.job == entry.job, PageJobRow.state == "queued"
+                PageJobRow.source_sha256 == sha,
+                PageJobRow.job == entry.job,
+                (PageJobRow.state == "queued")
+                | ((PageJobRow.state == "running") & (PageJobRow.updated_at < stuck)),
             )
         ).all()
         pages = [p for p in queued if p <= entry.sent] or (

@@ -15,10 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from chartclerk.classify import Patient
-from chartclerk.distributed import CeleryExecutor, finish_file, queue_status, read_page, record_file
+from chartclerk.distributed import (
+    FINISHED,
+    CeleryExecutor,
+    QueueStatus,
+    finish_file,
+    queue_status,
+    read_page,
+    record_file,
+)
 from chartclerk.ingest import PageTask, SourceFile, inspect_source
 from chartclerk.page_worker import PageContext
 from chartclerk.pipeline import FileOutcome, ingest_files
@@ -211,7 +219,7 @@ def test_the_assembly_lock_dies_with_its_process(
 
 def _backlog(folder: Path, roster: list[FakePatient]) -> list[Path]:
     folder.mkdir()
-    kinds = ["lab_report", "progress_note", "discharge_summary", "referral"]
+    kinds = ["lab_report", "progress_note", "discharge_summary", "referral"] * 2
     paths = []
     for i, kind in enumerate(kinds):
         doc = render_document(kind, roster[i], seed=10 + i, dpi=150, pages=2 if i % 2 else 1)
@@ -252,9 +260,11 @@ def _start_worker(config: Path, name: str) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.slow
-def test_two_celery_workers_equal_the_local_pool_and_survive_a_killed_worker(
-    tmp_path: Path, roster: list[FakePatient], postgres: PostgresServer, redis_server: RedisServer
+def test_two_celery_workers_equal_the_local_pool_and_survive_killed_workers_and_a_broker_restart(
+    tmp_path: Path, roster: list[FakePatient], postgres: PostgresServer
 ) -> None:
+    """A worker process SIGKILLed mid-page, another mid-assembly, then Redis restarted (with its
+    append-only file): every file archived exactly once, by a worker, as by the local pool."""
     paths = _backlog(tmp_path / "backlog", roster)
     patients = [Patient(p.mrn, p.last, p.first, p.dob, p.sex) for p in roster]
 
@@ -265,11 +275,13 @@ def test_two_celery_workers_equal_the_local_pool_and_survive_a_killed_worker(
         want = _documents(archive)
     assert len(want) == len(paths)
 
+    redis = RedisServer.start(persistent=True)
     config = tmp_path / "config.yaml"
     config.write_text(
         f"inbox: {tmp_path / 'in2'}\narchive: {tmp_path / 'shared'}\n"
-        f"database: '{postgres.create_database()}'\nbroker: '{redis_server.url()}'\nworkers: 2\n"
-        "distributed:\n  poll_seconds: 0.05\n",
+        f"database: '{postgres.create_database()}'\nbroker: '{redis.url()}'\nworkers: 2\n"
+        # Unacknowledged jobs come back after 20 s (a page here takes 1-3 s).
+        "distributed:\n  poll_seconds: 0.05\n  visibility_timeout_seconds: 20\n  resend_seconds: 30\n",
         encoding="utf-8",
     )
     settings = load_settings(config)
@@ -284,24 +296,31 @@ def test_two_celery_workers_equal_the_local_pool_and_survive_a_killed_worker(
                 target=lambda: outcomes.extend(ingest_files(paths, settings, archive, executor)), daemon=True
             )
             run.start()
-            killed = _kill_a_worker_mid_page(archive)
+            killed_page = _kill_a_worker_mid_page(archive)
+            killed_file = _kill_a_worker_mid_assembly(archive)
+            assert _files_finished(archive) < len(paths)  # the broker restarts in the middle of the backlog
+            redis.restart()
             run.join(DEADLINE)
             assert not run.is_alive(), "ingest through Celery did not finish"
             executor.shutdown()
             assert [o.status for o in outcomes] == ["archived"] * len(paths), [o.error for o in outcomes]
             assert _documents(archive) == want
-            again = _row_of(archive, killed)
+            again = _row_of(archive, killed_page)
             assert again.state == "done" and again.attempts == 2  # the killed delivery, then the redelivery
+            with session_scope(archive.engine) as session:
+                files = {r.source_sha256: r for r in session.scalars(select(FileJobRow))}
+            assert {r.state for r in files.values()} == {"archived"} and len(files) == len(paths)
+            assert files[killed_file].attempts == 2  # assembled again by the killed page's redelivery
+            assert all(r.worker and int(r.worker.rsplit(":", 1)[1]) != os.getpid() for r in files.values())
             with archive.engine.connect() as conn:
                 per_source = conn.execute(
                     text("SELECT source_sha256, first_page, count(*) FROM documents GROUP BY 1, 2")
                 ).all()
-            assert all(n == 1 for *_, n in per_source) and len(per_source) == len(paths)
+            assert all(n == 1 for *_, n in per_source) and len(per_source) == len(want)
             report = archive.verify()
             assert report.ok, report.problems
-            status = queue_status(settings, archive.engine)
+            status = _drained(settings, archive)
             assert sum(w.done for w in status.workers) == sum(o.pages for o in outcomes)
-            assert status.waiting_in_broker == 0
     finally:
         for worker in workers:
             worker.terminate()
@@ -311,6 +330,37 @@ def test_two_celery_workers_equal_the_local_pool_and_survive_a_killed_worker(
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
+        redis.stop()
+
+
+def _files_finished(archive: Archive) -> int:
+    with session_scope(archive.engine) as session:
+        return session.scalar(select(func.count()).where(FileJobRow.state.in_(FINISHED))) or 0
+
+
+def _drained(settings: Settings, archive: Archive) -> QueueStatus:
+    """The queue status once the broker's queue is empty (a job given back after the restart
+    may still be on its way to a worker, which finds its page stored and its file finished)."""
+    deadline = time.monotonic() + DEADLINE
+    while (status := queue_status(settings, archive.engine)).waiting_in_broker != 0:
+        assert time.monotonic() < deadline, f"the broker kept {status.waiting_in_broker} jobs"
+        time.sleep(0.2)
+    return status
+
+
+def _kill_a_worker_mid_assembly(archive: Archive) -> str:
+    """SIGKILL the worker process assembling the first file seen assembling; returns its sha256."""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        with session_scope(archive.engine) as session:
+            row = session.execute(
+                select(FileJobRow.source_sha256, FileJobRow.worker).where(FileJobRow.state == "assembling")
+            ).first()
+        if row is not None and row.worker:
+            os.kill(int(row.worker.rsplit(":", 1)[1]), signal.SIGKILL)
+            return str(row.source_sha256)
+        time.sleep(0.005)
+    raise AssertionError("no file was seen assembling")
 
 
 def _kill_a_worker_mid_page(archive: Archive) -> tuple[str, int]:
