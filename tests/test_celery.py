@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,11 @@ from sqlalchemy import func, select, text
 from chartclerk.classify import Patient
 from chartclerk.distributed import (
     FINISHED,
+    QUEUE,
     CeleryExecutor,
     QueueStatus,
     finish_file,
+    make_celery,
     queue_status,
     read_page,
     record_file,
@@ -396,3 +398,51 @@ def test_status_and_worker_commands(tmp_path: Path) -> None:
     assert json.loads(status.stdout) == {"waiting_in_broker": None, "workers": []}
     worker = subprocess.run([cli, "--config", str(config), "worker"], capture_output=True, text=True)
     assert worker.returncode == 6 and "no broker" in worker.stderr
+
+
+def test_intake_sends_again_a_page_whose_message_the_broker_lost(
+    tmp_path: Path, roster: list[FakePatient], postgres: PostgresServer, redis_server: RedisServer
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"inbox: {tmp_path / 'in'}\narchive: {tmp_path / 'shared'}\n"
+        f"database: '{postgres.create_database()}'\nbroker: '{redis_server.url(3)}'\nworkers: 1\n"
+        "distributed:\n  poll_seconds: 0.05\n  resend_seconds: 1\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    scan = tmp_path / "note.png"
+    write_png(scan, render_document("progress_note", roster[0], seed=3, dpi=150).pages[0], dpi=150)
+    source = inspect_source(scan, settings.ingest)
+    app = make_celery(settings)
+
+    def waiting() -> int | None:
+        return queue_status(settings, archive.engine).waiting_in_broker
+
+    def until(check: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 30
+        while not check():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+
+    with Archive.open(settings) as archive, CeleryExecutor(settings) as executor:
+        outcomes: list[FileOutcome] = []
+        run = threading.Thread(
+            target=lambda: outcomes.extend(ingest_files([scan], settings, archive, executor))
+        )
+        run.start()
+        try:
+            until(lambda: waiting() == 1)
+            with app.connection_for_write() as conn:  # the broker loses the job
+                conn.default_channel.queue_purge(QUEUE)
+            assert waiting() == 0
+            until(lambda: executor.stats.pages_resent >= 1 and waiting() == 1)  # intake sent it again
+            job = _file_row(archive, source.sha256).job
+            ctx = PageContext(settings.ingest, settings.ocr, archive.tmp_dir / "run-test")
+            assert read_page(archive.engine, job, PageTask(source, 1), ctx, max_attempts=3) == "done"
+            assert finish_file(archive, job, source, settings, max_attempts=3) == "archived"
+            run.join(30)
+            assert not run.is_alive() and [o.status for o in outcomes] == ["archived"]
+        finally:
+            with app.connection_for_write() as conn:
+                conn.default_channel.queue_purge(QUEUE)
