@@ -356,6 +356,7 @@ class SubmitStats:
     record_seconds: float
     send_seconds: float
     poll_seconds: float
+    polls: int  # one every poll_seconds while files are in flight, whatever their number of pages
 
 
 @dataclass
@@ -378,10 +379,11 @@ class CeleryExecutor(Executor):
         self._unsent: list[tuple[_File, int]] = []  # pages whose message the broker refused
         self._sent = self._resent = 0
         self._record = self._sending = self._polling = 0.0
+        self._polls = 0
 
     @property
     def stats(self) -> SubmitStats:
-        return SubmitStats(self._sent, self._resent, self._record, self._sending, self._polling)
+        return SubmitStats(self._sent, self._resent, self._record, self._sending, self._polling, self._polls)
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         raise TypeError("CeleryExecutor runs whole files (read_files), not single calls")
@@ -438,6 +440,7 @@ class CeleryExecutor(Executor):
             self._poll(files, run)
         finally:
             self._polling += time.perf_counter() - t
+            self._polls += 1
 
     def _poll(self, files: dict[str, _File], run: FileRun) -> None:
         shas = list(files)

@@ -158,6 +158,10 @@ def main() -> None:
             f"{stats.record_seconds * ms:.2f} + broker messages {stats.send_seconds * ms:.2f} + polling "
             f"{stats.poll_seconds * ms:.2f} ({stats.pages_sent} messages, {stats.pages_resent} sent again)"
         )
+        print(
+            f"polling: {stats.polls} polls every {settings.distributed.poll_seconds} s, "
+            f"{stats.poll_seconds / max(stats.polls, 1) * 1000:.2f} ms each (a cost per poll, not per page)"
+        )
         files_per_page = len(paths) / pages
         bookkeeping = 2 * page_txn + file_check + 2 * file_check * files_per_page
         print(
