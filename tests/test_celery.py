@@ -37,7 +37,7 @@ from chartclerk.store import Archive
 from chartclerk.store.db import session_scope
 from chartclerk.store.tables import FileJobRow, PageJobRow
 from chartclerk.tests.scans import FakePatient, render_document, write_pdf, write_png
-from chartclerk.tests.services import PostgresServer, RedisServer
+from chartclerk.tests.services import NetNamespace, PostgresServer, RedisServer
 from chartclerk.workers import SerialExecutor
 
 DEADLINE = 240.0
@@ -446,3 +446,65 @@ def test_intake_sends_again_a_page_whose_message_the_broker_lost(
         finally:
             with app.connection_for_write() as conn:
                 conn.default_channel.queue_purge(QUEUE)
+
+
+@pytest.mark.slow
+def test_a_worker_on_a_second_host_reaches_redis_and_postgres_over_its_link(
+    tmp_path: Path, roster: list[FakePatient]
+) -> None:
+    """A worker in a network namespace of the test's own (a veth pair): it reaches Redis and
+    PostgreSQL only over that link, and reads and assembles every file."""
+    try:
+        namespace = NetNamespace.create()
+    except OSError as e:
+        pytest.skip(f"network namespaces cannot be made here (kernel or permissions): {e}")
+    postgres = redis = worker = None
+    try:
+        postgres = PostgresServer.start(listen=namespace.host_ip)
+        redis = RedisServer.start(listen=namespace.host_ip)
+        database = postgres.create_database().split("@/", 1)[1].split("?")[0]
+        paths = _backlog(tmp_path / "backlog", roster)[:3]
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            f"inbox: {tmp_path / 'in'}\narchive: {tmp_path / 'shared'}\n"
+            f"database: '{postgres.tcp_url(database)}'\nbroker: '{redis.tcp_url()}'\nworkers: 1\n"
+            "distributed:\n  poll_seconds: 0.05\n",
+            encoding="utf-8",
+        )
+        settings = load_settings(config)
+        with Archive.open(settings) as archive:
+            archive.import_patients(Patient(p.mrn, p.last, p.first, p.dob, p.sex) for p in roster)
+            worker = subprocess.Popen(
+                [*namespace.prefix, sys.executable, "-m", "chartclerk.cli", "--config", str(config)]
+                + ["worker", "-c", "1", "--name", "far@test"],
+                env={**os.environ, "C_FORCE_ROOT": "1"},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            with CeleryExecutor(settings) as executor:
+                outcomes = ingest_files(paths, settings, archive, executor)
+            assert [o.status for o in outcomes] == ["archived"] * len(paths), [o.error for o in outcomes]
+            with session_scope(archive.engine) as session:
+                assemblers = {r.worker for r in session.scalars(select(FileJobRow))}
+                readers = {r.worker for r in session.scalars(select(PageJobRow))}
+            here = Path("/proc/self/ns/net").readlink()
+            for who in assemblers | readers:  # every page read and every file assembled over there
+                assert who and Path(f"/proc/{who.rsplit(':', 1)[1]}/ns/net").readlink() != here
+            clients = postgres.psql(
+                f"SELECT DISTINCT client_addr FROM pg_stat_activity WHERE datname = '{database}'"
+            )
+            assert namespace.ns_ip in clients.split()  # the worker's connections come over the link
+            assert archive.verify().ok
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        if redis is not None:
+            redis.stop()
+        if postgres is not None:
+            postgres.stop()
+        namespace.remove()
