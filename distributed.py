@@ -244,14 +244,18 @@ def finish_file(
                 return "stale"
             if row.state in FINISHED:
                 return "finished"
+            finished_pages = (
+                (PageJobRow.source_sha256 == sha)
+                & (PageJobRow.job == job)
+                & PageJobRow.state.in_(("done", "failed"))
+            )
+            if (session.scalar(select(func.count()).where(finished_pages)) or 0) < row.pages:
+                return "waiting"  # counted, not read: a big file's results are read once, by its assembler
             stored = session.execute(
                 select(PageJobRow.page, PageJobRow.state, PageJobRow.result, PageJobRow.error)
-                .where(PageJobRow.source_sha256 == sha, PageJobRow.job == job)
-                .where(PageJobRow.state.in_(("done", "failed")))
+                .where(finished_pages)
                 .order_by(PageJobRow.page)
             ).all()
-            if len(stored) < row.pages:
-                return "waiting"
             assembler_died = row.attempts >= max_attempts
             if not assembler_died:
                 row.state, row.attempts, row.worker = "assembling", row.attempts + 1, _me()
