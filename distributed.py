@@ -192,7 +192,7 @@ def read_page(engine: Engine, job: str, task: Any, ctx: PageContext, *, max_atte
         if row is not None and stored:
             row.state = "done"
             row.result = pickle.dumps(outcome)
-            row.error = outcome.error
+            row.error = None if outcome.error is None else outcome.error[:512]
             row.updated_at = utcnow()
     if not stored and outcome.pdf_page is not None:
         outcome.pdf_page.unlink(missing_ok=True)  # stored by another delivery meanwhile: stored once
@@ -287,7 +287,7 @@ def finish_file(
                 return "stale"  # submitted again meanwhile: that submission reports its own outcome
             row.state = outcome.status
             row.outcome = pickle.dumps(outcome)
-            row.error = outcome.error
+            row.error = None if outcome.error is None else outcome.error[:512]
             row.documents = ",".join(str(d.id) for d in outcome.documents) or None
             row.worker = _me()
             session.execute(

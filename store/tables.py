@@ -427,7 +427,7 @@ class FileJobRow(Base):
     state: Mapped[str] = mapped_column(String(16), index=True)
     attempts: Mapped[int] = mapped_column(Integer)
     worker: Mapped[str | None] = mapped_column(String(256))  # host:pid that assembled it
-    documents: Mapped[str | None] = mapped_column(String(4096))  # archived document ids, comma-separated
+    documents: Mapped[str | None] = mapped_column(Text)  # archived document ids, comma-separated
     error: Mapped[str | None] = mapped_column(String(512))
     outcome: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

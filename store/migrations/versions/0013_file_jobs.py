@@ -34,7 +34,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("worker", sa.String(256), nullable=True),
-        sa.Column("documents", sa.String(4096), nullable=True),
+        sa.Column("documents", sa.Text(), nullable=True),
         sa.Column("error", sa.String(512), nullable=True),
         sa.Column("outcome", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
