@@ -537,10 +537,12 @@ class WorkerCounts:
 class QueueStatus:
     waiting_in_broker: int | None  # messages in the broker's queue (None: broker unreachable)
     workers: tuple[WorkerCounts, ...]
+    files: dict[str, int]  # files per state: reading, assembling, archived, duplicate, failed
 
 
 def queue_status(settings: Settings, engine: Engine) -> QueueStatus:
-    """Pages queued, in flight, done and failed per worker (page_jobs), and the broker's queue length."""
+    """Pages queued, in flight, done and failed per worker (page_jobs), files per state
+    (file_jobs), and the broker's queue length."""
     counts: dict[str, dict[str, int]] = {}
     with session_scope(engine) as session:
         for worker, state, n in session.execute(
@@ -549,6 +551,10 @@ def queue_status(settings: Settings, engine: Engine) -> QueueStatus:
             )
         ):
             counts.setdefault(worker or "-", {})[state] = n
+        files: dict[str, int] = {
+            state: n
+            for state, n in session.execute(select(FileJobRow.state, func.count()).group_by(FileJobRow.state))
+        }
     waiting: int | None = None
     if settings.broker is not None:
         try:
@@ -564,4 +570,5 @@ def queue_status(settings: Settings, engine: Engine) -> QueueStatus:
             WorkerCounts(w, c.get("queued", 0), c.get("running", 0), c.get("done", 0), c.get("failed", 0))
             for w, c in sorted(counts.items())
         ),
+        {state: files[state] for state in ("reading", "assembling", *FINISHED) if state in files},
     )

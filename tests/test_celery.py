@@ -142,6 +142,9 @@ def test_the_process_that_stores_the_last_page_assembles_the_file_once(
     assert len(page_archive.list_documents()) == len(outcome.documents)
     assert _row(page_archive, source.sha256, 1).result is None  # read once, by the assembler
     assert not [p for p in run.rglob("*") if p.is_file()]  # page PDFs and delivery folders removed
+    assert queue_status(settings.model_copy(update={"broker": None}), page_archive.engine).files == {
+        "archived": 1
+    }
 
 
 def test_a_file_whose_assembler_died_is_finished_by_the_next_delivery(
@@ -322,6 +325,7 @@ def test_two_celery_workers_equal_the_local_pool_and_survive_killed_workers_and_
             report = archive.verify()
             assert report.ok, report.problems
             status = _drained(settings, archive)
+            assert status.files == {"archived": len(paths)}
             assert sum(w.done for w in status.workers) == sum(o.pages for o in outcomes)
     finally:
         for worker in workers:
@@ -395,7 +399,7 @@ def test_status_and_worker_commands(tmp_path: Path) -> None:
     status = subprocess.run(
         [cli, "--config", str(config), "status", "--json"], capture_output=True, text=True, check=True
     )
-    assert json.loads(status.stdout) == {"waiting_in_broker": None, "workers": []}
+    assert json.loads(status.stdout) == {"waiting_in_broker": None, "workers": [], "files": {}}
     worker = subprocess.run([cli, "--config", str(config), "worker"], capture_output=True, text=True)
     assert worker.returncode == 6 and "no broker" in worker.stderr
 
