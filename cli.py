@@ -568,8 +568,9 @@ def worker(
 
 @app.command()
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Page jobs of distributed ingest: queued, in flight, done and failed per worker, and the
-    jobs waiting in the broker, so an operator sees a backlog drain.
+    """Page jobs of distributed ingest: queued, in flight, done and failed per worker, files
+    reading, assembling and finished, and the jobs waiting in the broker, so an operator sees a
+    backlog drain.
 
     Example: chartclerk status
     """
@@ -588,6 +589,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     typer.echo(f"{'worker':<40} {'queued':>8} {'running':>8} {'done':>8} {'failed':>8}")
     for w in report.workers:
         typer.echo(f"{w.worker:<40} {w.queued:>8} {w.running:>8} {w.done:>8} {w.failed:>8}")
+    typer.echo("files: " + (", ".join(f"{n} {state}" for state, n in report.files.items()) or "none"))
 
 
 @app.command()

@@ -3,9 +3,14 @@
 Per page (in worker processes, see page_worker.py): a PDF page that carries its own text
 keeps it and is archived as it is (survey_pdf_page -> keep_pdf_page -> read_page_text);
 any other page: load_page -> read_codes -> normalize_resolution -> straighten_page ->
-ocr_page -> make_page_pdf. Per document (in this process,
-once a file's pages are all read): split at separator and cover sheets -> classify_document
--> extract_identifiers + match_patient -> archive_document.
+ocr_page -> make_page_pdf. Per file, once its pages are all read (assemble.py, by the process
+that finishes the file): split at separator and cover sheets -> classify_document ->
+extract_identifiers + match_patient -> archive_document.
+
+Who reads the pages and who assembles is a :class:`FileRunner`: :class:`LocalFiles` over any
+``concurrent.futures.Executor`` (the local process pool; this process assembles), or Celery
+workers (chartclerk.distributed.CeleryExecutor; the worker that stores a file's last page
+assembles it). :func:`ingest_files` takes either and never asks which.
 """
 
 from __future__ import annotations
@@ -14,38 +19,34 @@ import logging
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol, runtime_checkable
 
-from chartclerk.classify import classify_document, extract_identifiers, match_patient, warm_up_classifier
+from chartclerk.assemble import FileOutcome, assemble_file, build_document, split_documents
+from chartclerk.classify import warm_up_classifier
 from chartclerk.errors import ChartclerkError
-from chartclerk.ingest import PageTask, SourceFile, discover_files, inspect_source, quarantine, split_batch
-from chartclerk.log import document_context
+from chartclerk.ingest import PageTask, SourceFile, discover_files, inspect_source, quarantine
 from chartclerk.page_worker import PageContext, PageOutcome, process_page
 from chartclerk.settings import Settings
-from chartclerk.store import (
-    Archive,
-    ArchivedDocument,
-    DocumentRecord,
-    PageRecord,
-    SourceRecord,
-)
-from chartclerk.timing import StageTimes, Stopwatch, add_times
+from chartclerk.store import Archive
+
+__all__ = [
+    "FileOutcome",
+    "FileRun",
+    "FileRunner",
+    "LocalFiles",
+    "NullProgress",
+    "Progress",
+    "build_document",
+    "handle_inbox_file",
+    "ingest_files",
+    "split_documents",
+]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class FileOutcome:
-    path: Path
-    status: Literal["archived", "duplicate", "failed"]
-    documents: tuple[ArchivedDocument, ...] = ()
-    pages: int = 0
-    error: str | None = None
-    times: StageTimes = ()  # seconds per stage, pages' and the file's own
 
 
 class Progress(Protocol):
@@ -65,58 +66,61 @@ class NullProgress:
         pass
 
 
-def split_documents(pages: Iterable[PageOutcome]) -> list[list[PageOutcome]]:
-    """Runs of pages between separator and cover sheets; the sheets themselves are dropped."""
-    return [list(doc.pages) for doc in split_batch(pages)]
+@dataclass(frozen=True, slots=True)
+class FileRun:
+    """What a FileRunner needs for one ingest: where outcomes and progress go, and the bound
+    on pages in flight."""
+
+    settings: Settings
+    archive: Archive
+    ctx: PageContext
+    limit: int  # pages sent and not yet read, at most
+    progress: Progress
+    done: Callable[[FileOutcome], None]  # each file's outcome, once
 
 
-def build_document(
-    source: SourceFile,
-    pages: list[PageOutcome],
-    settings: Settings,
-    archive: Archive,
-    cover_mrn: str | None = None,
-) -> DocumentRecord:
-    text = "\n\f".join(p.text for p in pages)
-    kind = classify_document(text, settings.classify)
-    match = match_patient(extract_identifiers(text), archive.roster, settings.patients, cover_mrn)
-    reasons = ([] if match.filed else [match.explained]) + (
-        ["low type confidence"] if kind.confidence < settings.classify.min_confidence else []
-    )
-    return DocumentRecord(
-        source=SourceRecord(source.path, source.name, source.sha256, source.size, source.page_count),
-        source_pages=(pages[0].number, pages[-1].number),
-        doc_type=kind.doc_type,
-        loinc=kind.loinc,
-        type_confidence=round(kind.confidence, 3),
-        patient_mrn=match.mrn,
-        patient_confidence=None if match.score is None else round(match.score, 3),
-        status="review" if reasons else "filed",
-        review_reason="; ".join(reasons) or None,
-        match_reason=match.reason,
-        candidates=match.candidates,
-        pages=tuple(
-            PageRecord(
-                i,
-                p.number,
-                p.skew_degrees,
-                p.rotation_degrees,
-                p.ocr_confidence,
-                p.text,
-                p.pdf_page,
-                words=p.words,
-                text_source=p.text_source,
-            )
-            for i, p in enumerate(pages, start=1)
-            if p.pdf_page is not None
-        ),
-    )
+@runtime_checkable
+class FileRunner(Protocol):
+    """Reads the pages of ``sources`` and has each file assembled once its pages are all read,
+    handing every file's outcome to ``run.done`` before returning."""
+
+    def read_files(self, sources: Iterator[SourceFile], run: FileRun) -> None: ...
 
 
 @dataclass
 class _FileState:
     source: SourceFile
     results: dict[int, PageOutcome] = field(default_factory=dict)
+
+
+class LocalFiles:
+    """Pages on any executor (the local process pool, a serial one in tests); each file is
+    assembled in this process as soon as its last page is read."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+
+    def read_files(self, sources: Iterator[SourceFile], run: FileRun) -> None:
+        pending: dict[Future[PageOutcome], tuple[_FileState, int]] = {}
+
+        def drain(block_until: int) -> None:
+            while len(pending) > block_until:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    state, number = pending.pop(future)
+                    state.results[number] = _outcome_of(future, number)
+                    run.progress.page_done()
+                    if len(state.results) == state.source.page_count:
+                        pages = [state.results[n] for n in sorted(state.results)]
+                        run.done(assemble_file(state.source, pages, run.settings, run.archive))
+
+        for source in sources:
+            state = _FileState(source)
+            for number in range(1, source.page_count + 1):
+                drain(run.limit - 1)
+                future = self._executor.submit(process_page, PageTask(source, number), run.ctx)
+                pending[future] = (state, number)
+        drain(0)
 
 
 def ingest_files(
@@ -128,47 +132,36 @@ def ingest_files(
     max_in_flight: int | None = None,
 ) -> list[FileOutcome]:
     """Archive every scan under ``paths``; one bad file never stops the others.
-    Pages of all files are spread over ``executor``; each file is archived as soon
-    as its last page is read."""
+    Pages of all files are spread over ``executor`` (a FileRunner, or any executor for
+    :class:`LocalFiles`); each file is archived as soon as its last page is read."""
     progress = progress or NullProgress()
     threading.Thread(target=warm_up_classifier, args=(settings.classify,), daemon=True).start()
     scratch = Path(tempfile.mkdtemp(dir=archive.tmp_dir, prefix="run-"))  # page PDFs of this run only
-    ctx = PageContext(settings.ingest, settings.ocr, scratch)
-    limit = max_in_flight or 2 * settings.workers
-    pending: dict[Future[PageOutcome], tuple[_FileState, int]] = {}
     outcomes: list[FileOutcome] = []
-    seen: set[str] = set()
 
     def done(outcome: FileOutcome) -> None:
         outcomes.append(outcome)
         progress.file_done(outcome)
 
-    def drain(block_until: int) -> None:
-        while len(pending) > block_until:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                state, number = pending.pop(future)
-                state.results[number] = _outcome_of(future, number)
-                progress.page_done()
-                if len(state.results) == state.source.page_count:
-                    done(_finish_file(state, settings, archive))
+    def sources() -> Iterator[SourceFile]:
+        seen: set[str] = set()
+        for path in discover_files(paths, exclude=[settings.archive]):
+            try:
+                source = inspect_source(path, settings.ingest)
+            except ChartclerkError as e:
+                done(FileOutcome(path, "failed", error=e.message))
+                continue
+            if source.sha256 in seen or archive.source_status(source.sha256) == "complete":
+                done(FileOutcome(path, "duplicate", pages=source.page_count))
+                continue
+            seen.add(source.sha256)
+            progress.pages_added(source.page_count)
+            yield source
 
-    for path in discover_files(paths, exclude=[settings.archive]):
-        try:
-            source = inspect_source(path, settings.ingest)
-        except ChartclerkError as e:
-            done(FileOutcome(path, "failed", error=e.message))
-            continue
-        if source.sha256 in seen or archive.source_status(source.sha256) == "complete":
-            done(FileOutcome(path, "duplicate", pages=source.page_count))
-            continue
-        seen.add(source.sha256)
-        state = _FileState(source)
-        progress.pages_added(source.page_count)
-        for number in range(1, source.page_count + 1):
-            drain(limit - 1)
-            pending[executor.submit(process_page, PageTask(source, number), ctx)] = (state, number)
-    drain(0)
+    runner = executor if isinstance(executor, FileRunner) else LocalFiles(executor)
+    ctx = PageContext(settings.ingest, settings.ocr, scratch)
+    limit = max_in_flight or 2 * settings.workers
+    runner.read_files(sources(), FileRun(settings, archive, ctx, limit, progress, done))
     shutil.rmtree(scratch, ignore_errors=True)  # left behind by a crash: Archive.recover removes it
     return outcomes
 
@@ -179,49 +172,6 @@ def _outcome_of(future: Future[PageOutcome], number: int) -> PageOutcome:
         return future.result()
     log.error("page worker crashed: %s", type(error).__name__)
     return PageOutcome(number, error=f"internal error while reading a page ({type(error).__name__})")
-
-
-def _finish_file(state: _FileState, settings: Settings, archive: Archive) -> FileOutcome:
-    source = state.source
-    pages = [state.results[n] for n in sorted(state.results)]
-    with document_context(source.sha256[:12]):
-        try:
-            failed = [p.error for p in pages if p.error]
-            if failed:
-                return _failure(source, len(pages), failed[0], archive)
-            watch = Stopwatch()
-            with watch.lap("store original"):
-                archive.store_original(
-                    SourceRecord(source.path, source.name, source.sha256, source.size, len(pages))
-                )
-            archived = []
-            for doc in split_batch(pages):
-                with watch.lap("classify+match"):
-                    record = build_document(source, list(doc.pages), settings, archive, doc.cover_mrn)
-                with watch.lap("archive (pdf+db)"):
-                    archived.append(archive.archive_document(record))
-            archive.complete_source(source.sha256)
-            log.info("archived %d document(s) from %d page(s)", len(archived), len(pages))
-            times = tuple(add_times([watch.times(), *(p.times for p in pages)]).items())
-            return FileOutcome(source.path, "archived", tuple(archived), pages=len(pages), times=times)
-        except ChartclerkError as e:
-            return _failure(source, len(pages), e.message, archive)
-        finally:
-            for p in pages:
-                if p.pdf_page is not None:
-                    p.pdf_page.unlink(missing_ok=True)
-
-
-def _failure(source: SourceFile, pages: int, error: str, archive: Archive) -> FileOutcome:
-    """A failed file that another process archived meanwhile (e.g. the watcher took it from
-    under an ingest of the inbox) is a duplicate, not a failure."""
-    try:
-        complete = archive.source_status(source.sha256) == "complete"
-    except ChartclerkError:
-        complete = False
-    if complete:
-        return FileOutcome(source.path, "duplicate", pages=pages)
-    return FileOutcome(source.path, "failed", pages=pages, error=error)
 
 
 def handle_inbox_file(

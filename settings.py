@@ -183,16 +183,30 @@ class DistributedSettings(_Section):
 
     visibility_timeout_seconds: int = Field(
         3600,
-        ge=60,
+        ge=5,
         le=86400,
         description="Redis redelivers a page job not acknowledged after this long: keep it above the "
         "longest page job (rasterize and OCR time limits).",
     )
     max_attempts: int = Field(
-        3, ge=1, le=20, description="Deliveries a page may start (kill its worker) before its file fails."
+        3,
+        ge=1,
+        le=20,
+        description="Deliveries a page may start (kill its worker), and assemblies a file may start, "
+        "before its file fails.",
     )
     poll_seconds: float = Field(
-        0.2, ge=0.01, le=10, description="How often the submitting process looks for finished pages."
+        0.2,
+        ge=0.01,
+        le=10,
+        description="How often the submitting process looks for finished pages and files.",
+    )
+    resend_seconds: float = Field(
+        300,
+        ge=1,
+        le=86400,
+        description="A file none of whose pages moved for this long has its still-queued pages sent again "
+        "(a message the broker lost), or one page when all are read and the file is not assembled.",
     )
 
 

@@ -2,7 +2,9 @@
 broker is configured, a serial executor in tests and for one-page jobs.
 
 :func:`make_executor` is the one place that picks between the local pool and Celery; the
-pipeline sees a ``concurrent.futures.Executor`` either way."""
+pipeline sees a ``concurrent.futures.Executor`` either way, and runs it as a
+``chartclerk.pipeline.FileRunner``: the Celery one is its own (its workers assemble files),
+any other is run by ``LocalFiles`` (this process assembles)."""
 
 from __future__ import annotations
 

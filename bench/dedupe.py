@@ -32,7 +32,7 @@ from unittest import mock
 
 import numpy as np
 
-from chartclerk import pipeline
+from chartclerk import assemble, pipeline
 from chartclerk.bench.findability import FONTS, Page, render
 from chartclerk.classify import Classification
 from chartclerk.settings import load_settings
@@ -156,7 +156,7 @@ def ocr_benchmark(args: argparse.Namespace) -> None:
             start = time.perf_counter()
             with (
                 mock.patch.object(
-                    pipeline, "classify_document", lambda text, s: Classification("other", None, 1.0)
+                    assemble, "classify_document", lambda text, s: Classification("other", None, 1.0)
                 ),
                 make_pool(2) as pool,
             ):

@@ -8,10 +8,14 @@ tests; scanned-looking, some skewed), one or two pages a file, go through
 PostgreSQL (tests/services.py): once with the local pool of ``--workers`` processes, once
 with ``--workers`` Celery workers of one process each (``chartclerk worker -c 1``) through
 a throwaway Redis; the pool's processes and the workers are started before the clock.
-Both archives must hold the same documents. Prints pages/s of each, their ratio (target:
-Celery at least 0.9 of the local pool's) and the overhead per page: the submitting side's
-(page_jobs row and broker message, timed around each submit) and the workers' bookkeeping
-(two page_jobs transactions a page, timed by replaying them on finished jobs).
+Both archives must hold the same documents. With Celery, the worker that stores a file's
+last page assembles the file (split, classify, match, archive); with the local pool, the
+submitting process does. Prints pages/s of each, their ratio (target: Celery at least 0.9 of
+the local pool's) and the overhead per page: the submitting side's (file_jobs and page_jobs
+rows, broker messages, polling for progress: measured by the CeleryExecutor itself), the
+workers' bookkeeping (page_jobs transactions, the file check under its assembly lock, and
+the assembler's claim and outcome: timed by replaying them on finished jobs), and the
+assembly itself per page wherever it ran (the outcome's stage times).
 """
 
 from __future__ import annotations
@@ -23,41 +27,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
 from chartclerk.bench.heldout import held_out_document
 from chartclerk.classify import DOC_TYPES, Patient
 from chartclerk.classify.training.render import render_pages, scan_like
-from chartclerk.distributed import CeleryExecutor, read_page
+from chartclerk.distributed import CeleryExecutor, finish_file, read_page
 from chartclerk.ingest import PageTask, inspect_source
 from chartclerk.page_worker import PageContext
 from chartclerk.pipeline import ingest_files
 from chartclerk.settings import load_settings
 from chartclerk.store import Archive
 from chartclerk.store.db import session_scope
-from chartclerk.store.tables import PageJobRow
+from chartclerk.store.tables import FileJobRow
 from chartclerk.tests.scans import make_roster, write_pdf
 from chartclerk.tests.services import PostgresServer, RedisServer
 from chartclerk.workers import make_pool
 
-
-class TimedSubmit(Executor):
-    """Times each submit of the wrapped executor (the submitting side's cost per page)."""
-
-    def __init__(self, inner: Executor) -> None:
-        self.inner, self.seconds, self.calls = inner, 0.0, 0
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        t = time.perf_counter()
-        future = self.inner.submit(fn, *args, **kwargs)
-        self.seconds += time.perf_counter() - t
-        self.calls += 1
-        return future
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self.inner.shutdown(wait, cancel_futures=cancel_futures)
+# The file's own stages (assemble.assemble_file's laps), where it ran.
+ASSEMBLY_STAGES = ("store original", "classify+match", "archive (pdf+db)")
 
 
 def make_backlog(folder: Path, files: int, dpi: int, seed: int) -> tuple[list[Path], list[Patient]]:
@@ -132,39 +122,58 @@ def main() -> None:
         for name in ("local", "celery"):
             settings = load_settings(configs[name])
             with Archive.open(settings) as archive:
-                inner = make_pool(args.workers) if name == "local" else CeleryExecutor(settings)
                 if name == "local":  # start the pool's processes before the clock, as the workers were
-                    for future in [inner.submit(os.getpid) for _ in range(4 * args.workers)]:
+                    executor: Executor = make_pool(args.workers)
+                    for future in [executor.submit(os.getpid) for _ in range(4 * args.workers)]:
                         future.result()
-                executor = TimedSubmit(inner)
+                else:
+                    executor = celery = CeleryExecutor(settings)
                 with executor:
                     t = time.perf_counter()
                     outcomes = ingest_files(paths, settings, archive, executor)
                     wall = time.perf_counter() - t
                 failed = [o.error for o in outcomes if o.status != "archived"]
-                results[name] = (wall, executor.seconds / max(executor.calls, 1), documents(archive), failed)
+                assembly = sum(v for o in outcomes for k, v in o.times if k in ASSEMBLY_STAGES)
+                results[name] = (wall, assembly / pages, documents(archive), failed)
                 if name == "celery":
-                    bookkeeping = replay_bookkeeping(archive, paths, settings)
+                    page_txn, file_check = replay_bookkeeping(archive, paths, settings)
                     with archive.engine.connect() as conn:
                         stored = conn.exec_driver_sql(
                             "SELECT avg(octet_length(text) + octet_length(words)) FROM pages"
                         ).scalar()
-        local, celery = results["local"], results["celery"]
+        local, celery_run = results["local"], results["celery"]
+        stats = celery.stats
         print(
             f"{len(paths)} files, {pages} pages (held-out family, {args.dpi} dpi), "
             f"{args.workers} processes each"
         )
-        for name, (wall, submit, _, failed) in results.items():
-            rate = pages / wall
-            print(f"  {name:<7} {wall:6.1f} s  {rate:5.2f} pages/s  submit {submit * 1000:6.2f} ms/page"
-                  f"  failed files: {len(failed)}")  # fmt: skip
-        print(f"Celery / local pool pages/s: {local[0] / celery[0]:.2f} (target >= 0.90)")
-        print(f"same documents, types and patients: {local[2] == celery[2]}")
+        for name, (wall, _, _, failed) in results.items():
+            print(f"  {name:<7} {wall:6.1f} s  {pages / wall:5.2f} pages/s  failed files: {len(failed)}")
+        print(f"Celery / local pool pages/s: {local[0] / celery_run[0]:.2f} (target >= 0.90)")
+        print(f"same documents, types and patients: {local[2] == celery_run[2]}")
+        ms = 1000 / pages
+        intake = stats.record_seconds + stats.send_seconds + stats.poll_seconds
         print(
-            f"overhead per page: submit (page_jobs row + broker message) {celery[1] * 1000:.2f} ms; "
-            f"worker bookkeeping (two page_jobs transactions) {bookkeeping * 1000:.2f} ms; "
-            f"wall difference {(celery[0] - local[0]) / pages * 1000:+.0f} ms"
+            f"intake overhead per page: {intake * ms:.2f} ms = file_jobs/page_jobs rows "
+            f"{stats.record_seconds * ms:.2f} + broker messages {stats.send_seconds * ms:.2f} + polling "
+            f"{stats.poll_seconds * ms:.2f} ({stats.pages_sent} messages, {stats.pages_resent} sent again)"
         )
+        print(
+            f"polling: {stats.polls} polls every {settings.distributed.poll_seconds} s, "
+            f"{stats.poll_seconds / max(stats.polls, 1) * 1000:.2f} ms each (a cost per poll, not per page)"
+        )
+        files_per_page = len(paths) / pages
+        bookkeeping = 2 * page_txn + file_check + 2 * file_check * files_per_page
+        print(
+            f"worker bookkeeping per page: {bookkeeping * 1000:.2f} ms = page_jobs transactions 2 x "
+            f"{page_txn * 1000:.2f} + file check under its lock {file_check * 1000:.2f} + "
+            f"assembler's claim and outcome 2 x {file_check * 1000:.2f} x {files_per_page:.2f} files/page"
+        )
+        print(
+            f"assembly (split, classify, match, archive) per page: {celery_run[1] * 1000:.0f} ms in the "
+            f"workers; {local[1] * 1000:.0f} ms in the intake process with the local pool"
+        )
+        print(f"wall difference per page: {(celery_run[0] - local[0]) * ms:+.0f} ms")
         print(f"page text and word boxes stored per page: {float(stored or 0) / 1024:.1f} KiB (mean)")
         pdfs = sum(f.stat().st_size for f in (home / "celery" / "documents").rglob("*.pdf"))
         print(f"searchable PDFs per page: {pdfs / pages / 1024:.0f} KiB ({args.dpi} dpi)")
@@ -177,20 +186,25 @@ def main() -> None:
         postgres.stop()
 
 
-def replay_bookkeeping(archive: Archive, paths: list[Path], settings: Any) -> float:
-    """Seconds per page of the worker's own database work: its first transaction (claim) and
-    its last (store), replayed on finished jobs, where read_page does both lookups and stops."""
+def replay_bookkeeping(archive: Archive, paths: list[Path], settings: Any) -> tuple[float, float]:
+    """Seconds of the worker's own database work, replayed on a finished file: one page_jobs
+    transaction (read_page on a stored page: its row locked and read), and the file check
+    (finish_file on a finished file: its assembly lock taken, its row read, the lock let go)."""
     source = inspect_source(paths[0], settings.ingest)
     ctx = PageContext(settings.ingest, settings.ocr, archive.tmp_dir)
     with session_scope(archive.engine) as session:
-        job = session.get(PageJobRow, (source.sha256, 1))
-        assert job is not None
+        job = session.get(FileJobRow, source.sha256)
+        assert job is not None and job.state == "archived"
         job_id = job.job
     n = 200
     t = time.perf_counter()
     for _ in range(n):
-        read_page(archive.engine, job_id, PageTask(source, 1), ctx, max_attempts=3)
-    return 2 * (time.perf_counter() - t) / n
+        assert read_page(archive.engine, job_id, PageTask(source, 1), ctx, max_attempts=3) == "already"
+    page_txn = (time.perf_counter() - t) / n
+    t = time.perf_counter()
+    for _ in range(n):
+        assert finish_file(archive, job_id, source, settings, max_attempts=3) == "finished"
+    return page_txn, (time.perf_counter() - t) / n
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from rapidfuzz import fuzz, process
 
-from chartclerk import pipeline
+from chartclerk import assemble, pipeline
 from chartclerk.classify import Classification
 from chartclerk.settings import load_settings
 from chartclerk.store import Archive
@@ -211,7 +211,7 @@ def main() -> None:
             start = time.perf_counter()
             with (
                 mock.patch.object(
-                    pipeline, "classify_document", lambda text, s: Classification("other", None, 1.0)
+                    assemble, "classify_document", lambda text, s: Classification("other", None, 1.0)
                 ),
                 make_pool(2) as pool,
             ):

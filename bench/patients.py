@@ -638,7 +638,7 @@ def make_batch(rng: random.Random, people: list[Person], dpi: int) -> tuple[list
 def run_batches(args: argparse.Namespace, settings: Settings, archive: Archive, people: list[Person]) -> None:
     """Scanned batches through the pipeline; document typing is stubbed (a confident "other"):
     this benchmark is about patients, and a document's status then says only that."""
-    from chartclerk import pipeline
+    from chartclerk import assemble, pipeline
     from chartclerk.classify import Classification
     from chartclerk.tests.scans import write_pdf
     from chartclerk.workers import make_pool
@@ -654,7 +654,7 @@ def run_batches(args: argparse.Namespace, settings: Settings, archive: Archive, 
         truth[name] = expected
     start = time.perf_counter()
     with (
-        mock.patch.object(pipeline, "classify_document", lambda text, s: Classification("other", None, 1.0)),
+        mock.patch.object(assemble, "classify_document", lambda text, s: Classification("other", None, 1.0)),
         make_pool(2) as pool,
     ):
         outcomes = pipeline.ingest_files([folder], settings, archive, pool)

@@ -408,6 +408,32 @@ class PageJobRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
+class FileJobRow(Base):
+    """One file whose pages Celery workers read (migration 0013; chartclerk.distributed).
+
+    Keyed by the source's sha256; ``job`` is the current submission (its page_jobs rows carry
+    the same job id). ``state``: reading (pages still to read), assembling (a worker is
+    splitting, classifying, matching and archiving it), then archived, duplicate or failed.
+    The worker that stores the file's last page assembles it under a lock that dies with its
+    process; ``attempts`` counts assemblies started, ``outcome`` is the pickled FileOutcome
+    the submitting process reports."""
+
+    __tablename__ = "file_jobs"
+
+    source_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(4096))  # the original, as the submitting process saw it
+    pages: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(256))  # host:pid that assembled it
+    documents: Mapped[str | None] = mapped_column(Text)  # archived document ids, comma-separated
+    error: Mapped[str | None] = mapped_column(String(512))
+    outcome: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
 class DeficiencyRow(Base):
     """A chart deficiency found on a document (migration 0010): what, where (page and region as
     fractions of the archived page), what was seen, and what a clerk did about it (who, when, why)."""

@@ -406,7 +406,7 @@ def test_coversheet_command_prints_a_sheet_that_reads_back(
 def test_a_batch_with_cover_and_separator_sheets_files_each_document(
     tmp_path: Path, settings: Settings, archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chartclerk import pipeline
+    from chartclerk import assemble
     from chartclerk.classify import Classification
     from chartclerk.pipeline import ingest_files
     from chartclerk.tests.scans import FakePatient, render_document, separator_sheet, write_pdf
@@ -415,7 +415,7 @@ def test_a_batch_with_cover_and_separator_sheets_files_each_document(
     a, b = ANN, NOAH
     archive.import_patients([a, b])
     # Typing is not what this test is about: a confident type, so that the status is the patient's.
-    monkeypatch.setattr(pipeline, "classify_document", lambda text, s: Classification("other", None, 1.0))
+    monkeypatch.setattr(assemble, "classify_document", lambda text, s: Classification("other", None, 1.0))
 
     def fake(p: Patient) -> FakePatient:
         return FakePatient(p.mrn, p.last, p.first, p.dob, p.sex)

@@ -69,9 +69,9 @@ class WebState:
 
 def _default_executor(settings: Settings) -> Callable[[], Executor]:
     def make() -> Executor:
-        from chartclerk.workers import make_pool
+        from chartclerk.workers import make_executor
 
-        return make_pool(settings.web.upload_workers)
+        return make_executor(settings.model_copy(update={"workers": settings.web.upload_workers}))
 
     return make
 
