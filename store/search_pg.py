@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select, text
@@ -44,8 +45,20 @@ __all__ = ["TS_CONFIG", "search_pg", "websearch_text"]
 
 TS_CONFIG = "chartclerk"  # made by migration 0011
 _HEADLINE = 'StartSel="[", StopSel="]", MaxWords=24, MinWords=10, ShortWord=0, MaxFragments=1'
-_RANGES = 2  # page-id ranges walked by primary key before the GIN index takes the rest
+_RANGES = 2  # page-id ranges searched from the newest before the rest is searched at once
+# A page read by the primary key walk costs about as much as this many postings decoded from
+# the key index (2 us against 0.11 us, measured at 100,000 pages).
+_WALK_COST = 18
 _QUERY = f"websearch_to_tsquery('{TS_CONFIG}', :q)"
+# For the search's transaction: plans made for each query's own words (the planner's estimates
+# choose the plan); no JIT compilation nor parallel workers, whose start-up costs more than
+# these queries (the key index's declared cost would otherwise ask for both).
+_SEARCH_SETTINGS = {
+    "plan_cache_mode": "force_custom_plan",
+    "jit": "off",
+    "max_parallel_workers_per_gather": "0",
+}
+_KEYS = "chartclerk_keys(p.tsv, p.scope) @@ CAST(:keys AS tsquery)"  # migration 0012's index
 
 
 def websearch_text(terms: Sequence[Sequence[str]]) -> str:
@@ -59,29 +72,32 @@ def search_pg(
 ) -> list[SearchHit]:
     """The best ``limit`` pages matching every term and filter (see the module doc)."""
     params: dict[str, Any] = {"q": websearch_text(terms)}
-    scope = ""
+    mrns: list[str] | None = None
     if patient is not None:
         mrns = list(session.scalars(_patient_mrns(patient)))
         if not mrns:
             return []  # no roster patient has that MRN
-        scope += " AND d.patient_mrn = ANY(:mrns)"
-        params["mrns"] = mrns
-    if doc_type is not None:
-        scope += " AND d.doc_type = :doc_type"
-        params["doc_type"] = doc_type
-    join = " JOIN documents AS d ON d.id = p.document_id" if scope else ""
-    matches = f"FROM pages AS p{join} WHERE p.tsv @@ {_QUERY}{scope}"
+    _set_local(session, _SEARCH_SETTINGS)
+    keys, scope = session.execute(
+        text("SELECT chartclerk_key_query(:terms, :mrns, :t), chartclerk_key_query(NULL, :mrns, :t)"),
+        {"terms": [" ".join(t) for t in terms], "mrns": mrns, "t": doc_type},
+    ).one()
+    params.update(keys=keys, scope=scope)
+    # The exact condition (word positions, scope), tested on each page read ...
+    exact = f"p.tsv @@ {_QUERY}" + (" AND p.scope @@ CAST(:scope AS tsquery)" if scope else "")
+    # ... and with the key index narrowing the pages to read first.
+    indexed = f"{_KEYS} AND {exact}" if keys else exact
     window = max(fts5.WINDOW, limit)
     top = int(session.execute(text("SELECT max(id) FROM pages")).scalar() or 0)
-    if any(len(t) > 1 for t in terms):  # a phrase: the newest window only, as in FTS5
-        candidates = _newest(session, matches, params, window, top, _estimate(session, matches, params))
-    else:
-        estimate = _estimate(session, matches, params)
-        if estimate >= fts5.COUNT_CAP:  # a common word: the newest window only
-            candidates = _newest(session, matches, params, window, top, estimate)
-        else:  # a selective query: every match (found with the GIN index)
-            rows = session.execute(text(f"SELECT p.id, ts_rank(p.tsv, {_QUERY}, 1) {matches}"), params).all()
-            candidates = [(int(r[0]), float(r[1])) for r in rows]
+    estimate = _estimate(session, f"FROM pages AS p WHERE {_KEYS}", params) if keys else float(top)
+    if any(len(t) > 1 for t in terms) or estimate >= fts5.COUNT_CAP:
+        # a phrase, or a common word: the newest window only, as in FTS5
+        candidates = _newest(session, exact, indexed, params, window, top, estimate)
+    else:  # a selective query: every match (found with the key index)
+        rows = session.execute(
+            text(f"SELECT p.id, ts_rank(p.tsv, {_QUERY}, 1) FROM pages AS p WHERE {indexed}"), params
+        ).all()
+        candidates = [(int(r[0]), float(r[1])) for r in rows]
     ranked = sorted(candidates, key=lambda c: (-c[1], c[0]))[:limit]
     phrases = [[w.lower() for w in t] for t in terms if len(t) > 1]
     hits = _hits(session, params["q"], ranked, phrases)
@@ -131,41 +147,76 @@ def _code_pages(
 
 
 def _estimate(session: Session, matches: str, params: dict[str, Any]) -> float:
-    """The planner's estimate of the matching pages (from ANALYZE's lexeme statistics): the
-    price of an exact count is a pass over every page holding a common word."""
+    """The planner's estimate of the matching pages (from ANALYZE's statistics of the key
+    index's lexemes): the price of an exact count is a pass over every page holding a common
+    word."""
     plan = session.execute(text(f"EXPLAIN (FORMAT JSON) SELECT 1 {matches}"), params).scalar()
     data: Any = json.loads(plan) if isinstance(plan, str) else plan
     return float(data[0]["Plan"]["Plan Rows"])
 
 
 def _newest(
-    session: Session, matches: str, params: dict[str, Any], count: int, top: int, estimate: float
+    session: Session,
+    exact: str,
+    indexed: str,
+    params: dict[str, Any],
+    count: int,
+    top: int,
+    estimate: float,
 ) -> list[tuple[int, float]]:
     """Up to ``count`` matches with their ts_rank, newest first, looked for in page-id ranges
-    from the newest (``top``): the first sized from the estimated share of matching pages, the
-    next four times larger; in them PostgreSQL walks the primary key and tests each page (a GIN
-    bitmap would list every page holding a common word). What is still missing then is looked
-    for in the older pages through the GIN index."""
+    from the newest (``top``), each sized to hold about twice the matches still wanted at the
+    estimated share of matching pages, the next four times larger, then the rest. When the
+    matches are many (``_WALK_COST``), the primary key is walked and each page tested: a few
+    thousand pages at most; a GIN bitmap would list every page holding a common word. Otherwise
+    the key index's bitmap is intersected with the range's (a bitmap AND), so only the range's
+    matching pages are read."""
     found: list[tuple[int, float]] = []
     share = min(1.0, max(estimate, 1.0) / max(top, 1))
-    high, span = top, max(2 * count, int(1.5 * count / share))
+    # Walking reads about count / share pages; the bitmap decodes every posting (estimate).
+    walk = estimate * estimate >= _WALK_COST * count * top
+    high, span = top, max(2 * count, int(2 * count / share))
     for attempt in range(_RANGES + 1):
         if high < 1 or len(found) >= count:
             break
-        # After _RANGES ranges the term is rarer than estimated: the rest through the GIN index
-        # (ordering by an expression keeps the planner off the primary key walk).
         low = max(1, high - span + 1) if attempt < _RANGES else 1
-        order = "p.id DESC" if attempt < _RANGES else "p.id + 0 DESC"
-        rows = session.execute(
-            text(
-                f"SELECT p.id, ts_rank(p.tsv, {_QUERY}, 1) {matches}"
-                f" AND p.id BETWEEN :low AND :high ORDER BY {order} LIMIT :need"
-            ),
-            {**params, "low": low, "high": high, "need": count - len(found)},
-        ).all()
+        where = exact if walk and attempt < _RANGES else indexed
+        with _bitmap_only(session, on=where is indexed):
+            rows = session.execute(
+                text(
+                    f"SELECT p.id, ts_rank(p.tsv, {_QUERY}, 1) FROM pages AS p WHERE {where}"
+                    " AND p.id BETWEEN :low AND :high ORDER BY p.id DESC LIMIT :need"
+                ),
+                {**params, "low": low, "high": high, "need": count - len(found)},
+            ).all()
         found += [(int(r[0]), float(r[1])) for r in rows]
         high, span = low - 1, span * 4
     return found
+
+
+@contextmanager
+def _bitmap_only(session: Session, *, on: bool) -> Iterator[None]:
+    """Within: bitmap scans only, so the planner intersects the key index with the page-id
+    range instead of walking the primary key and computing each page's keys (the key index's
+    expression is costly: it pairs the page's words)."""
+    if not on:
+        yield
+        return
+    _set_local(session, {"enable_indexscan": "off", "enable_seqscan": "off"})
+    try:
+        yield
+    finally:
+        _set_local(session, {"enable_indexscan": "on", "enable_seqscan": "on"})
+
+
+def _set_local(session: Session, settings: dict[str, str]) -> None:
+    """Planner settings for the rest of this transaction (one round trip)."""
+    names = list(settings)
+    calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(names)))
+    session.execute(
+        text(f"SELECT {calls}"),
+        {**{f"n{i}": n for i, n in enumerate(names)}, **{f"v{i}": settings[n] for i, n in enumerate(names)}},
+    )
 
 
 def _hits(
