@@ -1,23 +1,29 @@
-"""Full-text search over the archive's pages on PostgreSQL: a tsvector column with a GIN index.
+"""Full-text search over the archive's pages on PostgreSQL: a tsvector column and a GIN key index.
 
 Migration 0011 gives every page a generated column ``pages.tsv`` (the ``chartclerk`` text
 search configuration: English Snowball stemming without stop words, accents removed, as
-SQLite's ``porter unicode61``) and a GIN index on it. The user's terms (words and phrases,
-as :func:`chartclerk.store.search.fts_terms` reads them) become one quoted phrase each for
-``websearch_to_tsquery``, ANDed, so no operator the user types is interpreted. The patient
-and type filters are a join to the document (its indexed ``patient_mrn`` and ``doc_type``).
-A search runs in one read transaction, with the same bounds as the FTS5 path:
+SQLite's ``porter unicode61``). Migration 0012 indexes, in one GIN index on
+``chartclerk_keys(tsv, scope)``, the page's lexemes, a key per pair of adjacent lexemes and
+the document's patient and type (``pages.scope``, kept by triggers), as FTS5's index holds
+the scope. The user's terms (words and phrases, as :func:`chartclerk.store.search.fts_terms`
+reads them) become one quoted phrase each for ``websearch_to_tsquery``, ANDed, so no
+operator the user types is interpreted: that exact query decides every hit. The key query
+(``chartclerk_key_query``: every word's lexeme, every adjacent pair's key, the scope; no
+phrase operator) finds the candidates: a two-word phrase is one posting list instead of
+every page holding both words, each re-read for word positions, and a type or patient
+filter is part of the same probe instead of a join per page. A search runs in one read
+transaction, with the same bounds as the FTS5 path:
 
-1. Single words: the matching pages are estimated by the planner (ANALYZE's statistics of
-   the lexemes; an exact count would pass over every page holding a common word).
-2. Fewer than ``COUNT_CAP`` (2,000; a selective query): every match, found with the GIN
-   index, is ranked by ``ts_rank`` (length-normalized).
-3. Otherwise (a common word, or a phrase as in FTS5): only the newest
-   ``max(WINDOW, limit)`` (200) matching pages (highest page ids, filters included; found in
-   page-id ranges from the newest, a short walk of the primary key) are ranked; older
-   matches are neither ranked nor returned, so a word on nearly every page costs no more
-   than a rarer one. A phrase of common words is the costly case: PostgreSQL checks word
-   positions on each page holding both words until the window is full.
+1. The matching pages are estimated by the planner (ANALYZE's statistics of the key index's
+   lexemes; an exact count would pass over every page holding a common word).
+2. Fewer than ``COUNT_CAP`` (2,000; a selective query) and no phrase: every match, found
+   with the key index, is ranked by ``ts_rank`` (length-normalized).
+3. Otherwise (a common word, or a phrase as in FTS5): only the newest ``max(WINDOW, limit)``
+   (200) matching pages (highest page ids, filters included) are ranked; older matches are
+   neither ranked nor returned. They are looked for in page-id ranges from the newest, either
+   by walking the primary key and testing each page (when matches are so many that few pages
+   are read) or by a bitmap AND of the key index and the range (otherwise), whichever reads
+   less by the estimate (``_WALK_COST``).
 4. Hits: the best ``limit`` (ties: older page first); ``ts_headline`` (the costly part: it
    parses the page text again) only on those. Superseded documents are left out, as in FTS5.
 5. An identifier-like term found on fewer than ``limit`` pages is also looked for through OCR
