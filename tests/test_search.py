@@ -335,7 +335,7 @@ def test_postgres_key_index_holds_adjacent_pairs_and_scope(
         archive, tmp_path, page_pdf, ["heart failure noted", "failure of the heart"], mrn="4567"
     )
     with archive.engine.connect() as conn:
-        pair = conn.exec_driver_sql("SELECT chartclerk_pair_key('heart', 'failur')").scalar()
+        pair = str(conn.exec_driver_sql("SELECT chartclerk_pair_key('heart', 'failur')").scalar())
         keys = conn.execute(
             text(
                 "SELECT number, chartclerk_keys(tsv, scope) FROM pages WHERE document_id = :d ORDER BY number"
