@@ -55,14 +55,20 @@ _RANGES = 2  # page-id ranges searched from the newest before the rest is search
 # A page read by the primary key walk costs about as much as this many postings decoded from
 # the key index (2 us against 0.11 us, measured at 100,000 pages).
 _WALK_COST = 18
+# The widest page-id range whose primary-key bitmap is ANDed with the key index's: a wider one
+# costs more to build than the matches it leaves out (50 ms for 700,000 ids).
+_AND_SPAN = 100_000
 _QUERY = f"websearch_to_tsquery('{TS_CONFIG}', :q)"
 # For the search's transaction: plans made for each query's own words (the planner's estimates
 # choose the plan); no JIT compilation nor parallel workers, whose start-up costs more than
-# these queries (the key index's declared cost would otherwise ask for both).
+# these queries (the key index's declared cost would otherwise ask for both); and:
 _SEARCH_SETTINGS = {
     "plan_cache_mode": "force_custom_plan",
     "jit": "off",
     "max_parallel_workers_per_gather": "0",
+    # Bitmaps kept exact (one bit per page row, not per heap block): a lossy bitmap makes
+    # PostgreSQL recompute the key index's expression (0.4 ms a page) on every row it reads.
+    "work_mem": "32MB",
 }
 _KEYS = "chartclerk_keys(p.tsv, p.scope) @@ CAST(:keys AS tsquery)"  # migration 0012's index
 
@@ -84,18 +90,32 @@ def search_pg(
         if not mrns:
             return []  # no roster patient has that MRN
     _set_local(session, _SEARCH_SETTINGS)
-    keys, scope = session.execute(
-        text("SELECT chartclerk_key_query(:terms, :mrns, :t), chartclerk_key_query(NULL, :mrns, :t)"),
-        {"terms": [" ".join(t) for t in terms], "mrns": mrns, "t": doc_type},
+    singles = [" ".join(t) for t in terms if len(t) == 1]
+    phrases_text = [" ".join(t) for t in terms if len(t) > 1]
+    keys, scope, single_keys, phrase_keys = session.execute(
+        text(
+            "SELECT chartclerk_key_query(:terms, :mrns, :t), chartclerk_key_query(NULL, :mrns, :t),"
+            " chartclerk_key_query(:singles, :mrns, :t), chartclerk_key_query(:phrases, NULL, NULL)"
+        ),
+        {"terms": [" ".join(t) for t in terms], "singles": singles, "phrases": phrases_text}
+        | {"mrns": mrns, "t": doc_type},
     ).one()
+    # What the planner estimates: a phrase by its pairs' keys alone (they imply its words; the
+    # planner would multiply their frequencies as if independent, far too few pages).
+    pairs = [k for k in phrase_keys.split(" & ") if k.startswith("'~")] if phrase_keys else []
+    parts = " & ".join(filter(None, [single_keys, *(pairs if pairs else [phrase_keys])]))
+    estimated = " & ".join(dict.fromkeys(parts.split(" & "))) if parts else ""  # a word repeated counts once
     params.update(keys=keys, scope=scope)
+    estimate_params = {**params, "keys": estimated}
     # The exact condition (word positions, scope), tested on each page read ...
     exact = f"p.tsv @@ {_QUERY}" + (" AND p.scope @@ CAST(:scope AS tsquery)" if scope else "")
     # ... and with the key index narrowing the pages to read first.
     indexed = f"{_KEYS} AND {exact}" if keys else exact
     window = max(fts5.WINDOW, limit)
     top = int(session.execute(text("SELECT max(id) FROM pages")).scalar() or 0)
-    estimate = _estimate(session, f"FROM pages AS p WHERE {_KEYS}", params) if keys else float(top)
+    estimate = (
+        _estimate(session, f"FROM pages AS p WHERE {_KEYS}", estimate_params) if estimated else float(top)
+    )
     if any(len(t) > 1 for t in terms) or estimate >= fts5.COUNT_CAP:
         # a phrase, or a common word: the newest window only, as in FTS5
         candidates = _newest(session, exact, indexed, params, window, top, estimate)
@@ -186,12 +206,18 @@ def _newest(
         if high < 1 or len(found) >= count:
             break
         low = max(1, high - span + 1) if attempt < _RANGES else 1
-        where = exact if walk and attempt < _RANGES else indexed
-        with _bitmap_only(session, on=where is indexed):
+        if walk and attempt < _RANGES:
+            where, bitmap = f"p.id BETWEEN :low AND :high AND {exact}", False
+        elif high - low < _AND_SPAN:  # the key index's bitmap ANDed with the range's
+            where, bitmap = f"p.id BETWEEN :low AND :high AND {indexed}", True
+        else:  # the key index alone, every older page at once; the range a filter tested first
+            low = 1  # ("IS TRUE": not an index condition, and as cheap as the text test)
+            where, bitmap = f"(p.id <= :high) IS TRUE AND {indexed}", True
+        with _bitmap_only(session, on=bitmap):
             rows = session.execute(
-                text(
-                    f"SELECT p.id, ts_rank(p.tsv, {_QUERY}, 1) FROM pages AS p WHERE {where}"
-                    " AND p.id BETWEEN :low AND :high ORDER BY p.id DESC LIMIT :need"
+                text(  # ranked once the newest are chosen
+                    f"SELECT c.id, ts_rank(c.tsv, {_QUERY}, 1) FROM (SELECT p.id, p.tsv FROM pages AS p"
+                    f" WHERE {where} ORDER BY p.id DESC LIMIT :need) AS c"
                 ),
                 {**params, "low": low, "high": high, "need": count - len(found)},
             ).all()
