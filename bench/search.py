@@ -327,8 +327,6 @@ def run(settings: Settings, config: Path, args: argparse.Namespace) -> None:
         "one word + patient": [(w, {"patient": mrns[i]}) for i, w in enumerate(words)],
         "one word + type": [(w, {"doc_type": TYPES[i % len(TYPES)]}) for i, w in enumerate(words)],
     }
-    print(f"load average before timing: {_load()}")
-    print(f"{n} queries per kind, limit 20, times in ms (Archive.search, audit write included):")
     with Archive.open(settings) as archive:
         if not sqlite:  # the table and the key index into shared buffers, as a busy server holds them
             with archive.engine.begin() as conn:
@@ -339,6 +337,8 @@ def run(settings: Settings, config: Path, args: argparse.Namespace) -> None:
                 buffers = conn.execute(text("SHOW shared_buffers")).scalar()
             print(f"prewarmed {warmed:,} blocks of pages and the key index (shared_buffers {buffers})")
         archive.search("warm up the page cache", limit=20)
+        print(f"load average before timing: {_load()}")
+        print(f"{n} queries per kind, limit 20, times in ms (Archive.search, audit write included):")
         for name, queries in kinds.items():
             times, mean_hits = timed(archive, queries)
             print(f"  {name:<20} {percentiles(times)}  hits {mean_hits:5.1f}")
