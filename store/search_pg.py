@@ -120,9 +120,10 @@ def search_pg(
         # a phrase, or a common word: the newest window only, as in FTS5
         candidates = _newest(session, exact, indexed, params, window, top, estimate)
     else:  # a selective query: every match (found with the key index)
-        rows = session.execute(
-            text(f"SELECT p.id, ts_rank(p.tsv, {_QUERY}, 1) FROM pages AS p WHERE {indexed}"), params
-        ).all()
+        with _bitmap_only(session, on=bool(keys)):
+            rows = session.execute(
+                text(f"SELECT p.id, ts_rank(p.tsv, {_QUERY}, 1) FROM pages AS p WHERE {indexed}"), params
+            ).all()
         candidates = [(int(r[0]), float(r[1])) for r in rows]
     ranked = sorted(candidates, key=lambda c: (-c[1], c[0]))[:limit]
     phrases = [[w.lower() for w in t] for t in terms if len(t) > 1]
