@@ -41,7 +41,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "chartclerk_write"
 PG_TSV_COLUMN = "tsv"  # pages.tsv on PostgreSQL (migration 0011)
-PG_TSV_INDEX = "ix_pages_tsv"
+PG_TSV_INDEX = "ix_pages_tsv"  # replaced by PG_KEYS_INDEX in migration 0012
+PG_SCOPE_COLUMN = "scope"  # pages.scope on PostgreSQL (migration 0012, kept by triggers)
+PG_KEYS_INDEX = "ix_pages_keys"  # GIN on chartclerk_keys(tsv, scope) (migration 0012)
 PG_IDENTS_INDEX = "ix_pages_idents"  # GIN on to_tsvector('simple', pages.idents) (migration 0011)
 
 
@@ -102,10 +104,19 @@ def create_sqlite_file(path: Path) -> None:
 
 def include_in_autogenerate(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Keep the full-text indexes (made with raw SQL) out of autogenerate: SQLite's FTS5 table
-    and its shadow tables, PostgreSQL's ``pages.tsv`` column and the GIN indexes of its search."""
+    and its shadow tables, PostgreSQL's ``pages.tsv`` and ``pages.scope`` columns and the GIN
+    indexes of its search."""
     if type_ == "table" and name is not None and name.startswith(FTS_TABLE):
         return False
-    return not (type_ in ("column", "index") and name in (PG_TSV_COLUMN, PG_TSV_INDEX, PG_IDENTS_INDEX))
+    if (
+        type_ == "column"
+        and name == PG_SCOPE_COLUMN
+        and getattr(getattr(obj, "table", None), "name", "") == "pages"
+    ):
+        return False
+    return not (
+        type_ in ("column", "index") and name in (PG_TSV_COLUMN, PG_TSV_INDEX, PG_IDENTS_INDEX, PG_KEYS_INDEX)
+    )
 
 
 def alembic_config(url: str) -> Config:

@@ -22,11 +22,13 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["NetNamespace", "PostgresServer", "RedisServer", "sqlite_only"]
+__all__ = ["NetNamespace", "PostgresServer", "RedisServer", "postgres_only", "sqlite_only"]
 
 # For a test of SQLite's own machinery (FTS5 shadow tables, PRAGMAs) in a module whose archive
 # runs on both databases: the `database_url` fixture with its SQLite value only.
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+# For a test of PostgreSQL's own search machinery (migration 0012's key index): its PostgreSQL value.
+postgres_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 _START_TIMEOUT = 60.0
 

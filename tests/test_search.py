@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from chartclerk.classify.models import Patient
 from chartclerk.settings import Settings
-from chartclerk.store import Archive, DocumentRecord, PageRecord, SourceRecord, make_page_pdf
+from chartclerk.store import Archive, DocumentRecord, PageRecord, SourceRecord, make_page_pdf, search_pg
 from chartclerk.store import search as search_module
 from chartclerk.store.db import alembic_config
 from chartclerk.store.search import _phrase_counts, scope_token
-from chartclerk.tests.services import sqlite_only
+from chartclerk.tests.services import postgres_only, sqlite_only
 
 PATIENTS = [
     Patient(mrn="000123", last="Smith", first="Anna", dob=dt.date(1960, 2, 1), sex="F"),
@@ -113,7 +113,12 @@ def index_ok(archive: Archive) -> bool:
     with archive.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             stale = "SELECT count(*) FROM pages WHERE tsv IS DISTINCT FROM to_tsvector('chartclerk', text)"
-            return conn.exec_driver_sql(stale).scalar() == 0
+            # pages.scope (migration 0012) equal to its document's patient and type
+            unscoped = (
+                "SELECT count(*) FROM pages AS p JOIN documents AS d ON d.id = p.document_id"
+                " WHERE p.scope IS DISTINCT FROM chartclerk_scope(d.patient_mrn, d.doc_type)"
+            )
+            return conn.exec_driver_sql(stale).scalar() == 0 and conn.exec_driver_sql(unscoped).scalar() == 0
         conn.exec_driver_sql("INSERT INTO pages_fts(pages_fts, rank) VALUES ('integrity-check', 1)")
     return True
 
@@ -292,6 +297,93 @@ def test_migration_from_0003_keeps_search_working(settings: Settings, tmp_path: 
         assert found(archive, "albumin", patient="4567") == [(note, 1), (note, 2)]
         assert found(archive, "albumin", doc_type="lab_report") == [(lab, 1), (lab, 2)]
         assert index_ok(archive) and archive.verify().ok
+
+
+@postgres_only
+def test_postgres_upgrade_from_0011_scopes_existing_pages(
+    archive: Archive, tmp_path: Path, page_pdf: Path
+) -> None:
+    lab = add_document(archive, tmp_path, page_pdf, ["heart failure noted", "albumin low"], mrn="000123")
+    note = add_document(
+        archive, tmp_path, page_pdf, ["heart failure again"], mrn="4567", doc_type="progress_note"
+    )
+    url = archive.engine.url.render_as_string(hide_password=False)
+    for revision, column in (("0011", False), ("head", True)):
+        with archive.engine.begin() as conn:
+            config = alembic_config(url)
+            config.attributes["connection"] = conn
+            if column:
+                command.upgrade(config, revision)
+            else:
+                command.downgrade(config, revision)
+            names = {c["name"] for c in inspect(conn).get_columns("pages")}
+            assert ("scope" in names) == column
+    assert index_ok(archive)  # the pages archived before 0012 got their scope
+    assert found(archive, '"heart failure"', doc_type="progress_note") == [(note, 1)]
+    assert found(archive, '"heart failure"', patient="123") == [(lab, 1)]
+    assert sorted(found(archive, '"heart failure"')) == [(lab, 1), (note, 1)]
+
+
+# -- PostgreSQL's key index (migration 0012) ------------------------------------------------------
+
+
+@postgres_only
+def test_postgres_key_index_holds_adjacent_pairs_and_scope(
+    archive: Archive, tmp_path: Path, page_pdf: Path
+) -> None:
+    doc = add_document(
+        archive, tmp_path, page_pdf, ["heart failure noted", "failure of the heart"], mrn="4567"
+    )
+    with archive.engine.connect() as conn:
+        pair = str(conn.exec_driver_sql("SELECT chartclerk_pair_key('heart', 'failur')").scalar())
+        keys = conn.execute(
+            text(
+                "SELECT number, chartclerk_keys(tsv, scope) FROM pages WHERE document_id = :d ORDER BY number"
+            ),
+            {"d": doc},
+        ).all()
+        query, scope = conn.execute(
+            text("SELECT chartclerk_key_query(:terms, :mrns, :t), chartclerk_key_query(NULL, :mrns, :t)"),
+            {"terms": ["Heart Failure", "noted"], "mrns": ["4567", "004567"], "t": "lab_report"},
+        ).one()
+        for number, vector in keys:  # pairs only where the words are adjacent, in that order
+            assert (f"'{pair}'" in vector) == (number == 1)
+            assert "'heart'" in vector and f"'@p{hashlib.md5(b'4567').hexdigest()}'" in vector
+        assert query.split(" & ")[:4] == ["'heart'", "'failur'", f"'{pair}'", "'note'"]
+        assert scope == (
+            f"('@p{hashlib.md5(b'4567').hexdigest()}' | '@p{hashlib.md5(b'004567').hexdigest()}')"
+            f" & '@t{hashlib.md5(b'lab_report').hexdigest()}'"
+        )
+        plan = conn.execute(
+            text(f"EXPLAIN SELECT p.id FROM pages AS p WHERE {search_pg._KEYS}"), {"keys": query}
+        ).all()
+        assert any("ix_pages_keys" in row[0] for row in plan)  # one probe of the key index
+    # Keys are not words: a user's query never reaches them.
+    assert found(archive, pair) == [] and found(archive, f"@p{hashlib.md5(b'4567').hexdigest()}") == []
+    assert found(archive, '"heart failure"') == [(doc, 1)] and found(archive, '"failure heart"') == []
+
+
+@postgres_only
+@pytest.mark.parametrize("walk", [True, False])
+def test_postgres_newest_window_same_by_walk_and_bitmap(
+    archive: Archive, tmp_path: Path, page_pdf: Path, monkeypatch: pytest.MonkeyPatch, walk: bool
+) -> None:
+    """The newest window's two plans (primary key walk, bitmap AND of the key index and a
+    page-id range) give the same pages, phrases and filters included."""
+    monkeypatch.setattr(search_module, "COUNT_CAP", 1)
+    monkeypatch.setattr(search_module, "WINDOW", 3)
+    monkeypatch.setattr(search_pg, "_WALK_COST", 0 if walk else 10**12)
+    texts = [f"visit {i} " + ("heart failure" if i % 2 else "failure heart") for i in range(12)]
+
+    def newest(archive: Archive, query: str, **filters: str) -> list[tuple[int, int]]:
+        return sorted((h.document_id, h.page) for h in archive.search(query, limit=3, **filters))
+
+    lab = add_document(archive, tmp_path, page_pdf, texts, mrn="000123")
+    note = add_document(archive, tmp_path, page_pdf, texts[:5], mrn="4567", doc_type="progress_note")
+    assert newest(archive, '"heart failure"') == [(lab, 12), (note, 2), (note, 4)]
+    assert newest(archive, '"heart failure"', doc_type="lab_report") == [(lab, 8), (lab, 10), (lab, 12)]
+    assert newest(archive, "heart visit", patient="4567") == [(note, 3), (note, 4), (note, 5)]
+    assert newest(archive, '"failure heart" 4', patient="123") == [(lab, 5)]
 
 
 # -- identifiers through OCR look-alikes ----------------------------------------------------------

@@ -212,7 +212,8 @@ def test_migrations_match_orm_and_downgrade(archive: Archive) -> None:
             )
         else:
             assert "tsv" in {c["name"] for c in inspect(conn).get_columns("pages")}
-            assert "ix_pages_tsv" in {i["name"] for i in inspect(conn).get_indexes("pages")}
+            assert "scope" in {c["name"] for c in inspect(conn).get_columns("pages")}
+            assert "ix_pages_keys" in {i["name"] for i in inspect(conn).get_indexes("pages")}
 
 
 # -- originals ------------------------------------------------------------------------------------
