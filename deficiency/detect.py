@@ -34,9 +34,13 @@ _VERBAL = re.compile(
     r"|\b(?:verbal|telephone|phone)\s+order\b",
     re.IGNORECASE,
 )
-# OCR reads a lone "1" as l, I or |: page numbers allow them.
+# "Page x of y" as OCR reads a small footer: a lone "1" as l, I or |; "of" as "0f" and glued
+# to the numbers ("p.20f4", "lof5"); stray dots, dashes, colons and underscores between the
+# parts ("p..3 of 5", "p. 2-of 4", "p:5 of 5", "p-lof5").
+_PAGE_SEP = r"[\s.,:;_\-]*"
 _PAGE_OF = re.compile(
-    r"(?<![A-Za-z])(?:page|pg\.?|p\.)\s*([0-9Il|!]{1,3})\s*(?:of|/)\s*([0-9Il|!]{1,3})(?![0-9])",
+    rf"(?<![A-Za-z])(?:page|pg|p)(?![A-Za-z]){_PAGE_SEP}([0-9Il|!]{{1,3}}){_PAGE_SEP}(?:[o0]f|/)"
+    rf"{_PAGE_SEP}([0-9Il|!]{{1,3}})(?![0-9])",
     re.IGNORECASE,
 )
 _ID_LABEL = re.compile(

@@ -32,7 +32,7 @@ __all__ = ["ANALYSIS_VERSION", "ScanReport", "analyze_document", "scan_archive"]
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 1  # raise when the detectors change: every document is read again
+ANALYSIS_VERSION = 2  # raise when the detectors change: every document is read again
 _BATCH = 50  # documents whose findings are written in one transaction
 _CHART_TYPES = ("history_physical", "discharge_summary", "operative_report", "consent_form")
 

@@ -13,7 +13,14 @@ import pytest
 from typer.testing import CliRunner
 
 from chartclerk.classify.models import Patient
-from chartclerk.deficiency import PatientInfo, find_document_deficiencies, find_signature_areas
+from chartclerk.deficiency import (
+    Box,
+    PageInput,
+    PageWord,
+    PatientInfo,
+    find_document_deficiencies,
+    find_signature_areas,
+)
 from chartclerk.deficiency.chart import ChartDocument, find_chart_deficiencies
 from chartclerk.settings import DeficiencySettings, Settings
 from chartclerk.store import Archive
@@ -72,6 +79,48 @@ def test_two_stacked_unsigned_areas_are_both_missing(tall_mark: bool) -> None:
     missing = [f for f in find_document_deficiencies([page], None) if f.kind == "signature_missing"]
     assert [f.words for f in missing] == ["Patient/guardian signature:", "Witness signature:"]
     assert all(f.sure for f in missing)
+
+
+@pytest.mark.parametrize("erase", [True, False], ids=["lines-erased", "control-lines-kept"])
+def test_fax_streak_through_a_label_still_makes_its_area(
+    erase: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fax streak running through the printed "Patient/guardian signature:" label: the OCR
+    stage whitens long thin lines in the copy tesseract reads, so the label is read and the
+    area judged (on the page image, streak and all). The control reads the page with its lines
+    kept: tesseract loses the label and the area, as it did before."""
+    import chartclerk.ocr.reading as reading
+    from chartclerk.ingest import PageImage
+    from chartclerk.ocr import normalize_resolution, ocr_page, straighten_page
+    from chartclerk.settings import OcrSettings
+    from chartclerk.tests.deficiencyforms import H
+
+    if not erase:
+        monkeypatch.setattr(reading, "erase_thin_lines", lambda image, dpi: image)
+    form = stacked_form(random.Random(5))
+    assert form.image is not None
+    label = next(w for w in form.words if w.text.startswith("Patient/"))
+    scan = form.image.copy()
+    y = round((label.box.top + 0.55 * label.box.height) * H)
+    scan[y : y + 2, :] = 40  # through the middle of the label's letters, across the page
+    settings = OcrSettings()
+    read = ocr_page(straighten_page(normalize_resolution(PageImage(1, scan, 150.0), settings)), settings)
+    height, width = read.page.image.shape
+    words = tuple(
+        PageWord(
+            w.text, Box(w.left / width, w.top / height, w.width / width, w.height / height), w.confidence
+        )
+        for w in read.ocr.words
+    )
+    page = PageInput(1, words, read.ocr.text, "ocr", read.page.image, float(read.page.dpi))
+    found = [(f.kind, f.words) for f in find_document_deficiencies([page], None)]
+    if erase:
+        assert found == [
+            ("signature_missing", "Patient/guardian signature:"),
+            ("signature_missing", "Witness signature:"),
+        ]
+    else:
+        assert ("signature_missing", "Patient/guardian signature:") not in found
 
 
 def test_signed_without_date_is_undated_and_says_what_it_saw() -> None:
@@ -141,6 +190,15 @@ def test_page_numbering_gaps_and_short_counts() -> None:
     ]
     assert find_document_deficiencies(smudged, who) == ()
     assert kinds(find_document_deficiencies([smudged[0], smudged[2]], who)) == ["pages_missing"]
+    # small footers as OCR reads them: "of" as "0f" glued to the numbers, stray dots and dashes
+    misread = ["p-lof5", "p..2. of 5", "p.40f5", "p:5 of 5"]
+    gap = [text_page(i, ["DOE, JANE", footer]) for i, footer in enumerate(misread, start=1)]
+    found = find_document_deficiencies(gap, who)
+    assert kinds(found) == ["pages_missing"] and "page 3 not" in found[0].detail
+    assert "seen: 1-2, 4-5" in found[0].detail
+    alone = find_document_deficiencies([text_page(1, ["DOE, JANE", "p. 1-of 3"])], who)
+    assert kinds(alone) == ["pages_missing"] and "pages 2-3" in alone[0].detail
+    assert find_document_deficiencies([text_page(1, ["Step 1 of 3: wash hands"])], who) == ()
 
 
 def test_loose_page_without_patient_identifier() -> None:
