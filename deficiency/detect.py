@@ -15,7 +15,7 @@ from chartclerk.deficiency.dates import DATE
 from chartclerk.deficiency.ink import PixelBox, find_rule_lines, read_ink
 from chartclerk.deficiency.models import Box, Finding, InkReading, PageInput, PageWord, PatientInfo
 
-__all__ = ["SignatureArea", "find_document_deficiencies", "find_signature_areas"]
+__all__ = ["SignatureArea", "find_document_deficiencies", "find_signature_areas", "is_signature_label"]
 
 _ANCHOR = re.compile(r"^(signature|signed|sign|sig|authenticated)[:.]?$", re.IGNORECASE)
 _STOP = re.compile(
@@ -155,16 +155,21 @@ def _lines(words: tuple[PageWord, ...]) -> list[list[PageWord]]:
     stacked labels read as one line, one label is taken as part of the other and one of the
     two signature areas is lost."""
     lines: list[list[PageWord]] = []
+    refs: list[tuple[float, float]] = []  # each line's median centre and height, kept up to date
     for w in sorted(words, key=lambda w: (w.box.top + w.box.height / 2, w.box.left)):
         centre = w.box.top + w.box.height / 2
-        for line in lines:
-            ref_centre = statistics.median(v.box.top + v.box.height / 2 for v in line)
-            ref_height = statistics.median(v.box.height for v in line)
+        for i, line in enumerate(lines):
+            ref_centre, ref_height = refs[i]
             if abs(ref_centre - centre) <= max(ref_height, w.box.height) * 0.5:
                 line.append(w)
+                refs[i] = (
+                    statistics.median(v.box.top + v.box.height / 2 for v in line),
+                    statistics.median(v.box.height for v in line),
+                )
                 break
         else:
             lines.append([w])
+            refs.append((centre, w.box.height))
     return [sorted(line, key=lambda w: w.box.left) for line in lines]
 
 
@@ -244,6 +249,11 @@ def _stamp_words(page: PageInput, geo: _Geometry, region: PixelBox) -> bool:
 def _label_core(text: str) -> str:
     """A label word without the line OCR glues to it ("Date:_____" -> "Date")."""
     return text.strip().rstrip("_.:-—=|").lstrip("_-—(")
+
+
+def is_signature_label(text: str) -> bool:
+    """A word that makes a signature area (only pages holding one need their image looked at)."""
+    return _is_anchor(text)
 
 
 def _is_anchor(text: str) -> bool:

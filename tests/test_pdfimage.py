@@ -177,3 +177,36 @@ def test_scanned_pages_do_not_run_poppler(
 
     monkeypatch.setattr(pdf2image, "convert_from_path", no_poppler)
     assert rasterize_pdf_page(tmp_path / "p.pdf", 2, SETTINGS).shape == (page.shape[0] * 2, page.shape[1] * 2)
+
+
+def test_archived_searchable_page_is_taken_from_under_its_invisible_text(
+    page: np.ndarray, tmp_path: Path
+) -> None:
+    """The archive's own page (the scan and tesseract's invisible text over it) gives its image
+    without poppler, area-averaged to the resolution asked; text that would show (any render
+    mode but 3) sends the page to poppler again."""
+    from chartclerk.ingest.rasterize import archived_page_image
+    from chartclerk.ocr.tesseract import ocr_image
+    from chartclerk.settings import OcrSettings
+    from chartclerk.store import make_page_pdf
+
+    layer = ocr_image(page, 150, OcrSettings()).text_layer_pdf
+    path = tmp_path / "archived.pdf"
+    path.write_bytes(make_page_pdf(page, 150, layer))
+    assert scanned_page_image(path, 1, 100, MAX_PIXELS) is None  # for OCR, text on a page means poppler
+    at_100 = SETTINGS.model_copy(update={"dpi": 100})
+    taken = scanned_page_image(path, 1, 100, MAX_PIXELS, invisible_text=True, smooth=False)
+    assert taken is not None
+    rendered = render_pdf_page(path, 1, at_100)
+    assert taken.shape == rendered.shape
+    # not poppler's pixels (its sampling is aligned half a pixel apart), but as much ink
+    assert abs(int((taken < 128).sum()) - int((rendered < 128).sum())) < 0.05 * (rendered < 128).sum()
+    assert np.abs(taken.astype(np.int16) - rendered).mean() < 8.0
+    assert np.array_equal(archived_page_image(path, 1, at_100), taken)
+
+    with pikepdf.open(path) as pdf:
+        forms = [x for x in pdf.pages[0].resources.XObject.values() if x.get("/Subtype") == "/Form"]
+        assert len(forms) == 1 and b"3 Tr" in forms[0].read_bytes()
+        forms[0].write(forms[0].read_bytes().replace(b"3 Tr", b"0 Tr"))
+        pdf.save(tmp_path / "visible.pdf")
+    assert scanned_page_image(tmp_path / "visible.pdf", 1, 100, MAX_PIXELS, invisible_text=True) is None
