@@ -243,12 +243,24 @@ def test_chart_rules_with_cms_defaults() -> None:
     assert find_chart_deficiencies([op], off, today) == ()
 
 
-def test_work_list_show_resolve_and_dismiss(settings: Settings, tmp_path: Path) -> None:
+def _on(settings: Settings, database_url: str | None) -> Settings:
+    """``settings`` on the test's database (SQLite in the archive folder, or a fresh PostgreSQL
+    database), the config file too, for the CLI."""
+    if database_url is not None:
+        config = settings.archive.parent / "config.yaml"
+        config.write_text(config.read_text().replace("database: null", f"database: '{database_url}'"))
+    return settings.model_copy(update={"database": database_url})
+
+
+def test_work_list_show_resolve_and_dismiss(
+    settings: Settings, database_url: str | None, tmp_path: Path
+) -> None:
     from chartclerk.cli import app
     from chartclerk.deficiency.run import scan_archive
     from chartclerk.store.audit import read_entries
     from chartclerk.store.deficiencies import close_finding, document_findings, list_findings
 
+    settings = _on(settings, database_url)
     with Archive.open(settings) as archive:
         archive.import_patients([Patient("00012345", "Doe", "Jane", dt.date(1954, 3, 7), "F")])
         unsigned = archive_pages(
@@ -295,3 +307,94 @@ def test_work_list_show_resolve_and_dismiss(settings: Settings, tmp_path: Path) 
     with Archive.open(settings) as archive:
         actions = [(e.user, e.action) for e in read_entries(archive.engine)]
     assert ("clara", "deficiency resolved") in actions and ("clara", "deficiencies") in actions
+
+
+def test_findings_kept_replaced_filtered_and_closed(
+    settings: Settings, database_url: str | None, tmp_path: Path
+) -> None:
+    """The store on both databases: a finding found again keeps its row (and its age), one no
+    longer found goes unless a clerk closed it; the work list's filters; chart findings
+    replaced per patient; which documents the analysis must read again."""
+    from chartclerk.store.deficiencies import (
+        FindingRecord,
+        close_finding,
+        document_findings,
+        documents_to_scan,
+        list_findings,
+        save_chart_findings,
+        save_document_findings,
+    )
+    from chartclerk.store.tables import utcnow
+
+    with Archive.open(_on(settings, database_url)) as archive:
+        archive.import_patients(
+            [
+                Patient("00012345", "Doe", "Jane", dt.date(1954, 3, 7), "F"),
+                Patient("00067890", "Roe", "Rick", dt.date(1961, 5, 2), "M"),
+            ]
+        )
+        scans = tmp_path / "scans"
+        jane = archive_pages(archive, scans, [signature_form(random.Random(1), "unsigned")], mrn="00012345")
+        rick = archive_pages(archive, scans, [signature_form(random.Random(2), "signed")], mrn="00067890")
+
+        def record(doc: int, kind: str, page: int = 1, left: float = 0.2) -> FindingRecord:
+            return FindingRecord(
+                doc, kind, f"{kind} on page {page}", page, [left, 0.3, 0.4, 0.05], "words", True
+            )
+
+        unsigned, gap, loose = (
+            record(jane, "signature_missing"),
+            record(jane, "pages_missing"),
+            record(rick, "identifier_missing", 2),
+        )
+        shas = {d: archive.get_document(d)["pdf_sha256"] for d in (jane, rick)}
+        assert {d for d, _ in documents_to_scan(archive, 1)} == {jane, rick}
+        assert (
+            save_document_findings(
+                archive, [(jane, shas[jane], [unsigned, gap]), (rick, shas[rick], [loose])], 1
+            )
+            == 3
+        )
+        assert documents_to_scan(archive, 1) == []
+        assert {d for d, _ in documents_to_scan(archive, 2)} == {jane, rick}  # a new analysis reads all again
+
+        items = list_findings(archive)
+        assert [(i["document_id"], i["kind"]) for i in items] == [
+            (jane, "signature_missing"), (jane, "pages_missing"), (rick, "identifier_missing"),
+        ]  # fmt: skip
+        assert items[0]["region"] == [0.2, 0.3, 0.4, 0.05] and items[0]["patient_mrn"] == "00012345"
+        assert [i["kind"] for i in list_findings(archive, patient="00067890")] == ["identifier_missing"]
+        assert [i["document_id"] for i in list_findings(archive, kind="pages_missing")] == [jane]
+        assert list_findings(archive, older_than_days=3) == []
+        later = utcnow() + dt.timedelta(days=10)
+        assert len(list_findings(archive, older_than_days=3, now=later)) == 3
+
+        first = {i["kind"]: i for i in items}
+        closed = close_finding(archive, first["signature_missing"]["id"], "resolved", "clara", "signed 11/30")
+        assert closed["status"] == "resolved" and closed["closed_by"] == "clara" and closed["closed_at"]
+        with pytest.raises(Exception, match="already resolved"):
+            close_finding(archive, first["signature_missing"]["id"], "dismissed", "clara", "no")
+        with pytest.raises(Exception, match="not found"):
+            close_finding(archive, 999_999, "dismissed", "clara", "no")
+
+        # found again, with one more: kept rows keep their ids and found_at; the closed one stays closed
+        undated = record(jane, "signature_undated", left=0.5)
+        save_document_findings(archive, [(jane, shas[jane], [unsigned, gap, undated])], 1)
+        again = {i["kind"]: i for i in document_findings(archive, jane)}
+        assert again["pages_missing"]["id"] == first["pages_missing"]["id"]
+        assert again["pages_missing"]["found_at"] == first["pages_missing"]["found_at"]
+        assert again["signature_missing"]["status"] == "resolved" and len(again) == 3
+        # no longer found: open findings go, the clerk's closed one stays
+        save_document_findings(archive, [(jane, shas[jane], [])], 1)
+        assert [(i["kind"], i["status"]) for i in document_findings(archive, jane)] == [
+            ("signature_missing", "resolved")
+        ]
+
+        chart = FindingRecord(jane, "document_missing", "no H&P", None, None, "", True)
+        assert save_chart_findings(archive, "00012345", [chart]) == 1
+        assert [i["kind"] for i in list_findings(archive, patient="00012345")] == ["document_missing"]
+        save_chart_findings(archive, "00012345", [])
+        assert list_findings(archive, patient="00012345") == []
+        assert [i["kind"] for i in list_findings(archive, status="all", patient="00012345")] == [
+            "signature_missing"
+        ]
