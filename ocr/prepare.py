@@ -130,12 +130,13 @@ def erase_thin_lines(image: GrayImage, dpi: float) -> GrayImage:
     height, width = ink.shape
     if width < 2 * _BLOCK:
         return image
-    blocks = cv2.resize(ink * 255, (width // _BLOCK, height), interpolation=cv2.INTER_AREA)
+    whole = width // _BLOCK * _BLOCK  # a whole number of blocks: OpenCV's fast integer-factor path
+    blocks = cv2.resize(ink[:, :whole] * 255, (whole // _BLOCK, height), interpolation=cv2.INTER_AREA)
     runs = cv2.erode(
         (blocks >= 250).astype(np.uint8),
         cv2.getStructuringElement(cv2.MORPH_RECT, (max(1, (length - 2 * _BLOCK) // _BLOCK), 1)),
     )
-    rows = np.flatnonzero(cv2.reduce(runs, 1, cv2.REDUCE_MAX).ravel())
+    rows = np.flatnonzero(runs.max(axis=1))
     if rows.size == 0:
         return image
     along = cv2.getStructuringElement(cv2.MORPH_RECT, (length, 1))
