@@ -1,6 +1,7 @@
 """Chart deficiencies on a held-out family of forms (issue 16).
 
     .venv/bin/python bench/deficiency.py [--forms 80] [--documents 30] [--workers 2] [--seed 16]
+                                         [--verbose] [--workdir DIR]
 
 The forms are drawn here, by a generator the tests do not use (tests/deficiencyforms.py):
 other fonts (Liberation Serif and Sans, DejaVu Serif), other wording ("Attending physician
@@ -21,7 +22,11 @@ page whose header was left off (a loose page).
 
 Measured: recall and precision of each finding kind against what was drawn (an unsure
 finding counts as a finding: the clerk is shown it), and the analysis time per page
-(reading the page image from the archived PDF included), beside the pipeline's own time.
+(reading the page image from the archived PDF included), wall and CPU, beside the pipeline's
+own time for the same pages in the same run (its wall time, and its stages' summed time).
+``--verbose`` prints every document's findings beside what was drawn, and what OCR read on
+the last two lines of each page of the multi-page documents (where "Page x of y" stands).
+``--workdir`` keeps the archive: run again with the same arguments, only the analysis runs.
 """
 
 from __future__ import annotations

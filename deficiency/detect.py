@@ -34,12 +34,12 @@ _VERBAL = re.compile(
     r"|\b(?:verbal|telephone|phone)\s+order\b",
     re.IGNORECASE,
 )
-# "Page x of y" as OCR reads a small footer: a lone "1" as l, I or |; "of" as "0f" and glued
-# to the numbers ("p.20f4", "lof5"); stray dots, dashes, colons and underscores between the
-# parts ("p..3 of 5", "p. 2-of 4", "p:5 of 5", "p-lof5").
-_PAGE_SEP = r"[\s.,:;_\-]*"
+# "Page x of y" as OCR reads a small footer: a lone "1" as l, I or |; "of" as "0f" or "o0f"
+# and glued to the numbers ("p.20f4", "lof5", "p.4o0f5"); stray dots, dashes, colons,
+# underscores and quotes between the parts ("p..3 of 5", "p. 2-of 4", "p:5 of 5", "Page '5").
+_PAGE_SEP = r"[\s.,:;_\-'\"‘’“”]*"
 _PAGE_OF = re.compile(
-    rf"(?<![A-Za-z])(?:page|pg|p)(?![A-Za-z]){_PAGE_SEP}([0-9Il|!]{{1,3}}){_PAGE_SEP}(?:[o0]f|/)"
+    rf"(?<![A-Za-z])(?:page|pg|p)(?![A-Za-z]){_PAGE_SEP}([0-9Il|!]{{1,3}}){_PAGE_SEP}(?:[o0]{{1,2}}f|/)"
     rf"{_PAGE_SEP}([0-9Il|!]{{1,3}})(?![0-9])",
     re.IGNORECASE,
 )

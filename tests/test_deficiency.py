@@ -191,7 +191,7 @@ def test_page_numbering_gaps_and_short_counts() -> None:
     assert find_document_deficiencies(smudged, who) == ()
     assert kinds(find_document_deficiencies([smudged[0], smudged[2]], who)) == ["pages_missing"]
     # small footers as OCR reads them: "of" as "0f" glued to the numbers, stray dots and dashes
-    misread = ["p-lof5", "p..2. of 5", "p.40f5", "p:5 of 5"]
+    misread = ["p-lof5", "p..2. of 5", "p.4o0f5", "‘Page '5 of 5"]
     gap = [text_page(i, ["DOE, JANE", footer]) for i, footer in enumerate(misread, start=1)]
     found = find_document_deficiencies(gap, who)
     assert kinds(found) == ["pages_missing"] and "page 3 not" in found[0].detail
