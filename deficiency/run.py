@@ -1,8 +1,8 @@
 """The analysis over the archive: each document not yet analysed (or re-filed since) is read
-from its archived searchable PDF (a scanned page's own image taken from under its invisible
-text, a digital page rendered by poppler, both through ``ingest.archived_page_image`` at
-``work_dpi``; only pages with a signature label), its findings stored; then the charts of the
-patients concerned are checked."""
+from its archived searchable PDF (a scanned page's own pixels taken from under its invisible
+text, a digital page rendered by poppler at ``work_dpi``, both through
+``ingest.archived_page_image``; only pages with a signature label), its findings stored; then
+the charts of the patients concerned are checked."""
 
 from __future__ import annotations
 
@@ -110,8 +110,10 @@ def analyze_document(
     for page in stored:
         words = page_words(page.words_json)
         needs_image = any(is_signature_label(w.text) for w in words)
-        image = archived_page_image(pdf, page.number, ingest) if needs_image else None
-        pages.append(PageInput(page.number, words, page.text, page.text_source, image, float(dpi)))
+        image, image_dpi = (
+            archived_page_image(pdf, page.number, ingest) if needs_image else (None, float(dpi))
+        )
+        pages.append(PageInput(page.number, words, page.text, page.text_source, image, image_dpi))
     return find_document_deficiencies(pages, patient, document_id=doc_id)
 
 

@@ -42,15 +42,36 @@ _NOT_TAKEN = (  # any of these: poppler renders the page instead, and reports wh
 )
 
 
-def scanned_page_image(
-    path: Path, number: int, dpi: int, max_pixels: int, *, invisible_text: bool = False, smooth: bool = True
-) -> GrayImage | None:
+def scanned_page_image(path: Path, number: int, dpi: int, max_pixels: int) -> GrayImage | None:
     """Page ``number`` (1-based) as 8-bit gray at ``dpi``, the size poppler would render it,
-    when the page is only one image covering it; otherwise None (render the page instead).
-    ``invisible_text``: a searchable page (the image and an overlay of text drawn invisibly,
-    render mode 3, as the archive writes its pages) counts as only its image too.
-    ``smooth``: the 2 x 2 average of ``_at_resolution`` (for OCR); without it a shrunk page is
-    only area-averaged, and faint strokes keep more of their ink."""
+    when the page is only one image covering it; otherwise None (render the page instead)."""
+    picture = _page_picture(path, number, max_pixels, invisible_text=False)
+    if picture is None:
+        return None
+    gray, width_pt, height_pt, rotate = picture
+    return _at_resolution(gray, width_pt, height_pt, dpi, rotate)
+
+
+def scanned_page_pixels(path: Path, number: int, max_pixels: int) -> tuple[GrayImage, float] | None:
+    """A searchable scanned page (one image over the whole page, and over it only text drawn
+    invisibly, render mode 3, as the archive writes its pages): its picture as scanned, not
+    resampled (turned by the page's /Rotate), and its resolution in pixels per inch; None for
+    any other page."""
+    picture = _page_picture(path, number, max_pixels, invisible_text=True)
+    if picture is None:
+        return None
+    gray, width_pt, _, rotate = picture
+    dpi = gray.shape[1] * 72.0 / width_pt
+    if rotate:
+        gray = np.ascontiguousarray(np.rot90(gray, k=-(rotate // 90)))
+    return np.array(gray, dtype=np.uint8), dpi
+
+
+def _page_picture(
+    path: Path, number: int, max_pixels: int, *, invisible_text: bool
+) -> tuple[GrayImage, float, float, int] | None:
+    """The page's sole image decoded (read-only), the page's width and height in points and
+    its /Rotate; None when the page is anything else."""
     try:
         with pikepdf.open(path) as pdf:
             page = pdf.pages[number - 1]
@@ -65,7 +86,7 @@ def scanned_page_image(
     except _NOT_TAKEN as e:
         log.debug("page %d: not taken from the file directly (%s)", number, type(e).__name__)
         return None
-    return _at_resolution(gray, x1 - x0, y1 - y0, dpi, rotate, smooth=smooth)
+    return gray, x1 - x0, y1 - y0, rotate
 
 
 def _sole_full_page_image(
@@ -166,9 +187,7 @@ def _decode_gray(image: PdfImage) -> GrayImage | None:
         return np.asarray(gray, dtype=np.uint8)  # read-only; the 2 x 2 average makes the page's own copy
 
 
-def _at_resolution(
-    gray: GrayImage, width_pt: float, height_pt: float, dpi: int, rotate: int, *, smooth: bool = True
-) -> GrayImage:
+def _at_resolution(gray: GrayImage, width_pt: float, height_pt: float, dpi: int, rotate: int) -> GrayImage:
     """The picture scaled to the size poppler renders the page at ``dpi``, averaged over 2 x 2
     pixels as poppler's sampling does, then turned by the page's /Rotate (clockwise, as a
     viewer shows it).
@@ -182,10 +201,7 @@ def _at_resolution(
         shrink = width > size[0]
         resized = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
         gray = np.asarray(resized, dtype=np.uint8)
-    if smooth:
-        gray = np.asarray(cv2.blur(gray, (2, 2)), dtype=np.uint8)
-    elif not gray.flags.writeable:
-        gray = gray.copy()  # the decoded picture is read-only
+    gray = np.asarray(cv2.blur(gray, (2, 2)), dtype=np.uint8)
     if rotate:
         gray = np.ascontiguousarray(np.rot90(gray, k=-(rotate // 90)))
     return np.asarray(gray, dtype=np.uint8)

@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pdf2image
 from pdf2image import exceptions as pdf_errors
 
 from chartclerk.errors import InputFileError, MissingDependencyError
 from chartclerk.ingest.models import GrayImage
-from chartclerk.ingest.pdfimage import scanned_page_image
+from chartclerk.ingest.pdfimage import scanned_page_image, scanned_page_pixels
 from chartclerk.settings import IngestSettings
 
 log = logging.getLogger(__name__)
@@ -27,18 +28,24 @@ def rasterize_pdf_page(path: Path, number: int, settings: IngestSettings) -> Gra
     return render_pdf_page(path, number, settings)
 
 
-def archived_page_image(path: Path, number: int, settings: IngestSettings) -> GrayImage:
+def archived_page_image(
+    path: Path, number: int, settings: IngestSettings, max_dpi: int = 300
+) -> tuple[GrayImage, float]:
     """Page ``number`` of one of the archive's own searchable PDFs, for looking at its ink (the
-    deficiency analysis): a scanned page's image taken from under its invisible OCR text,
-    area-averaged to ``settings.dpi`` (no 2 x 2 smoothing: faint pencil strokes keep their
-    ink), without starting poppler (three processes a page were most of the analysis's
-    time); a digital page is rendered."""
-    scanned = scanned_page_image(
-        path, number, settings.dpi, settings.max_page_pixels, invisible_text=True, smooth=False
-    )
-    if scanned is not None:
-        return scanned
-    return render_pdf_page(path, number, settings)
+    deficiency analysis), and its resolution: a scanned page's picture taken from under its
+    invisible OCR text in its own pixels (shrunk by area only when finer than ``max_dpi``),
+    without starting poppler (three processes a page were most of the analysis's time) and
+    without resampling, which greys faint pencil strokes; a digital page rendered at
+    ``settings.dpi``."""
+    scanned = scanned_page_pixels(path, number, settings.max_page_pixels)
+    if scanned is None:
+        return render_pdf_page(path, number, settings), float(settings.dpi)
+    gray, dpi = scanned
+    if dpi <= max_dpi:
+        return gray, dpi
+    height, width = gray.shape
+    size = (max(1, round(width * max_dpi / dpi)), max(1, round(height * max_dpi / dpi)))
+    return np.asarray(cv2.resize(gray, size, interpolation=cv2.INTER_AREA), dtype=np.uint8), float(max_dpi)
 
 
 def render_pdf_page(path: Path, number: int, settings: IngestSettings) -> GrayImage:

@@ -182,9 +182,10 @@ def test_scanned_pages_do_not_run_poppler(
 def test_archived_searchable_page_is_taken_from_under_its_invisible_text(
     page: np.ndarray, tmp_path: Path
 ) -> None:
-    """The archive's own page (the scan and tesseract's invisible text over it) gives its image
-    without poppler, area-averaged to the resolution asked; text that would show (any render
-    mode but 3) sends the page to poppler again."""
+    """The archive's own page (the scan and tesseract's invisible text over it) gives its own
+    pixels and resolution without poppler (shrunk only when finer than asked); text that would
+    show (any render mode but 3) is not passed over, and the page is rendered."""
+    from chartclerk.ingest.pdfimage import scanned_page_pixels
     from chartclerk.ingest.rasterize import archived_page_image
     from chartclerk.ocr.tesseract import ocr_image
     from chartclerk.settings import OcrSettings
@@ -194,19 +195,26 @@ def test_archived_searchable_page_is_taken_from_under_its_invisible_text(
     path = tmp_path / "archived.pdf"
     path.write_bytes(make_page_pdf(page, 150, layer))
     assert scanned_page_image(path, 1, 100, MAX_PIXELS) is None  # for OCR, text on a page means poppler
-    at_100 = SETTINGS.model_copy(update={"dpi": 100})
-    taken = scanned_page_image(path, 1, 100, MAX_PIXELS, invisible_text=True, smooth=False)
+    taken = scanned_page_pixels(path, 1, MAX_PIXELS)
     assert taken is not None
-    rendered = render_pdf_page(path, 1, at_100)
-    assert taken.shape == rendered.shape
-    # not poppler's pixels (its sampling is aligned half a pixel apart), but as much ink
-    assert abs(int((taken < 128).sum()) - int((rendered < 128).sum())) < 0.05 * (rendered < 128).sum()
-    assert np.abs(taken.astype(np.int16) - rendered).mean() < 8.0
-    assert np.array_equal(archived_page_image(path, 1, at_100), taken)
+    pixels, dpi = taken
+    assert abs(dpi - 150) < 0.01 and pixels.shape == page.shape
+    assert np.abs(pixels.astype(np.int16) - page).mean() < 2.0  # the scan itself, JPEG aside
+    same, same_dpi = archived_page_image(path, 1, SETTINGS)
+    assert np.array_equal(same, pixels) and same_dpi == dpi
+    small, small_dpi = archived_page_image(path, 1, SETTINGS, max_dpi=100)
+    assert (
+        small_dpi == 100
+        and small.shape == render_pdf_page(path, 1, SETTINGS.model_copy(update={"dpi": 100})).shape
+    )
 
     with pikepdf.open(path) as pdf:
         forms = [x for x in pdf.pages[0].resources.XObject.values() if x.get("/Subtype") == "/Form"]
         assert len(forms) == 1 and b"3 Tr" in forms[0].read_bytes()
         forms[0].write(forms[0].read_bytes().replace(b"3 Tr", b"0 Tr"))
         pdf.save(tmp_path / "visible.pdf")
-    assert scanned_page_image(tmp_path / "visible.pdf", 1, 100, MAX_PIXELS, invisible_text=True) is None
+    assert scanned_page_pixels(tmp_path / "visible.pdf", 1, MAX_PIXELS) is None
+    rendered, rendered_dpi = archived_page_image(
+        tmp_path / "visible.pdf", 1, SETTINGS.model_copy(update={"dpi": 75})
+    )
+    assert rendered_dpi == 75 and rendered.shape == (825, 638)
