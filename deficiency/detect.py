@@ -209,7 +209,7 @@ def find_signature_areas(page: PageInput) -> list[SignatureArea]:
                 continue  # "Signature on file": a statement (or a stamp's words), not a place to sign
             label_words = [w.text for w in line[max(0, wi - 2) : wi + 1]]
             after = line[wi + 1 :]
-            stop = next((w for w in after if _STOP.match(_label_core(w.text))), None)
+            stop = next((w for w in after if _is_stop_label(w)), None)
             typed = _typed_signature(line, after, stop)
             first = line[max(0, wi - 2)]  # the label's first word ("Physician" of "Physician signature")
             region = _signature_region(page, geo, word, stop, label_left=first.box.left)
@@ -246,6 +246,13 @@ def _stamp_words(page: PageInput, geo: _Geometry, region: PixelBox) -> bool:
     return False
 
 
+def _is_stop_label(word: PageWord) -> bool:
+    """A printed label ending a field ("Date:", "Print name"); not handwriting that OCR read as
+    such a word ("id" in a signature), which reads with low confidence."""
+    printed = word.confidence is None or word.confidence >= _PRINTED_CONFIDENCE
+    return printed and bool(_STOP.match(_label_core(word.text)))
+
+
 def _label_core(text: str) -> str:
     """A label word without the line OCR glues to it ("Date:_____" -> "Date")."""
     return text.strip().rstrip("_.:-—=|").lstrip("_-—(")
@@ -258,11 +265,11 @@ def is_signature_label(text: str) -> bool:
 
 def _is_anchor(text: str) -> bool:
     """A signature label word, as OCR reads it: glued to its line ("signature:_____"), or with
-    a letter misread ("Sionature")."""
+    a letter misread ("Sionature") or read as two ("signatiire", "sigriature": u as ii, n as ri)."""
     core = _label_core(text)
     if _ANCHOR.match(core):
         return True
-    return 8 <= len(core) <= 10 and fuzz.ratio(core.lower(), "signature") >= 85
+    return 8 <= len(core) <= 10 and fuzz.ratio(core.lower(), "signature") >= 84
 
 
 def _typed_signature(line: list[PageWord], after: list[PageWord], stop: PageWord | None) -> str:

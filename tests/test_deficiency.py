@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,26 @@ def test_signed_without_date_is_undated_and_says_what_it_saw() -> None:
         assert "no date" in found[0].detail and "signed:" in found[0].detail
         dated = signature_form(random.Random(5), "signed", dated=True, below=below)
         assert find_document_deficiencies([dated], None) == ()
+
+
+def test_label_read_split_and_handwriting_read_as_a_stop_word() -> None:
+    """OCR reads "signature" as "signatiire" (u as ii): still a label. It reads a signature's
+    scribble as a word that is also a field label ("id", "name"), with low confidence: that is
+    not the end of the field, so the signature is still seen."""
+    split = signature_form(random.Random(6), "unsigned", label="Witness signatiire:")
+    assert [(f.kind, f.words) for f in find_document_deficiencies([split], None)] == [
+        ("signature_missing", "Witness signatiire:")
+    ]
+    page = signature_form(random.Random(7), "signed")
+    label = next(w for w in page.words if w.text == "Signature:")
+    scribble_word = PageWord("id", Box(label.box.right + 0.02, label.box.top - 0.01, 0.03, 0.02), 53.0)
+    read = replace(page, words=(*page.words, scribble_word))
+    [area] = find_signature_areas(read)
+    assert area.signed and area.region.right > 0.5
+    assert find_document_deficiencies([read], None) == ()
+    printed = replace(page, words=(*page.words, replace(scribble_word, text="Name:", confidence=95.0)))
+    [cut] = find_signature_areas(printed)  # a printed label does end the field
+    assert cut.region.right < label.box.right + 0.03
 
 
 def test_typed_date_counts_and_electronic_signature_on_a_digital_page() -> None:
