@@ -209,7 +209,7 @@ def find_signature_areas(page: PageInput) -> list[SignatureArea]:
                 continue  # "Signature on file": a statement (or a stamp's words), not a place to sign
             label_words = [w.text for w in line[max(0, wi - 2) : wi + 1]]
             after = line[wi + 1 :]
-            stop = next((w for w in after if _is_stop_label(w, geo)), None)
+            stop = next((w for w in after if _is_stop_label(w, word)), None)
             typed = _typed_signature(line, after, stop)
             first = line[max(0, wi - 2)]  # the label's first word ("Physician" of "Physician signature")
             region = _signature_region(page, geo, word, stop, label_left=first.box.left)
@@ -246,15 +246,15 @@ def _stamp_words(page: PageInput, geo: _Geometry, region: PixelBox) -> bool:
     return False
 
 
-def _is_stop_label(word: PageWord, geo: _Geometry) -> bool:
-    """A printed label ending a field ("Date:", "Print name"); not handwriting that OCR read as
-    such a word ("id" in a signature): read with low confidence and taller than the page's
-    print. (A printed label glued to a line's remains, "_-Date/Time:.-", also reads with low
-    confidence, but at the print's height.)"""
+def _is_stop_label(word: PageWord, label: PageWord) -> bool:
+    """A printed label ending the field of ``label`` ("Date:", "Print name"); not handwriting
+    that OCR read as such a word ("id" in a signature): read with low confidence and much
+    taller than the label itself. (A printed label glued to a line's remains, "_-Date/Time:.-",
+    also reads with low confidence, but at the label's height.)"""
     if not _STOP.match(_label_core(word.text)):
         return False
     unsure = word.confidence is not None and word.confidence < _PRINTED_CONFIDENCE
-    return not (unsure and word.box.height * geo.height > 1.7 * geo.text_h)
+    return not (unsure and word.box.height > 1.7 * label.box.height)
 
 
 def _label_core(text: str) -> str:

@@ -144,7 +144,7 @@ def test_label_read_split_and_handwriting_read_as_a_stop_word() -> None:
     ]
     page = signature_form(random.Random(7), "signed")
     label = next(w for w in page.words if w.text == "Signature:")
-    scribble_word = PageWord("id", Box(label.box.right + 0.02, label.box.top - 0.01, 0.03, 0.02), 53.0)
+    scribble_word = PageWord("id", Box(label.box.right + 0.02, label.box.top - 0.01, 0.03, 0.03), 53.0)
     read = replace(page, words=(*page.words, scribble_word))
     [area] = find_signature_areas(read)
     assert area.signed and area.region.right > 0.5
