@@ -212,7 +212,11 @@ class DistributedSettings(_Section):
 
 class DeficiencySettings(_Section):
     work_dpi: int = Field(
-        150, ge=75, le=300, description="Resolution pages are looked at for signatures (ink in inches)."
+        150,
+        ge=75,
+        le=300,
+        description="Resolution digital pages are rendered at to look for signatures; scanned pages are "
+        "looked at in their own pixels (shrunk to 300 dpi when finer).",
     )
     require_history_physical: bool = Field(
         True, description="An admission (a discharge summary's admission date) needs a history and physical."

@@ -15,7 +15,7 @@ from chartclerk.deficiency.dates import DATE
 from chartclerk.deficiency.ink import PixelBox, find_rule_lines, read_ink
 from chartclerk.deficiency.models import Box, Finding, InkReading, PageInput, PageWord, PatientInfo
 
-__all__ = ["SignatureArea", "find_document_deficiencies", "find_signature_areas"]
+__all__ = ["SignatureArea", "find_document_deficiencies", "find_signature_areas", "is_signature_label"]
 
 _ANCHOR = re.compile(r"^(signature|signed|sign|sig|authenticated)[:.]?$", re.IGNORECASE)
 _STOP = re.compile(
@@ -34,9 +34,13 @@ _VERBAL = re.compile(
     r"|\b(?:verbal|telephone|phone)\s+order\b",
     re.IGNORECASE,
 )
-# OCR reads a lone "1" as l, I or |: page numbers allow them.
+# "Page x of y" as OCR reads a small footer: a lone "1" as l, I or |; "of" as "0f" or "o0f"
+# and glued to the numbers ("p.20f4", "lof5", "p.4o0f5"); stray dots, dashes, colons,
+# underscores and quotes between the parts ("p..3 of 5", "p. 2-of 4", "p:5 of 5", "Page '5").
+_PAGE_SEP = r"[\s.,:;_\-'\"‘’“”]*"
 _PAGE_OF = re.compile(
-    r"(?<![A-Za-z])(?:page|pg\.?|p\.)\s*([0-9Il|!]{1,3})\s*(?:of|/)\s*([0-9Il|!]{1,3})(?![0-9])",
+    rf"(?<![A-Za-z])(?:page|pg|p)(?![A-Za-z]){_PAGE_SEP}([0-9Il|!]{{1,3}}){_PAGE_SEP}(?:[o0]{{1,2}}f|/)"
+    rf"{_PAGE_SEP}([0-9Il|!]{{1,3}})(?![0-9])",
     re.IGNORECASE,
 )
 _ID_LABEL = re.compile(
@@ -151,16 +155,21 @@ def _lines(words: tuple[PageWord, ...]) -> list[list[PageWord]]:
     stacked labels read as one line, one label is taken as part of the other and one of the
     two signature areas is lost."""
     lines: list[list[PageWord]] = []
+    refs: list[tuple[float, float]] = []  # each line's median centre and height, kept up to date
     for w in sorted(words, key=lambda w: (w.box.top + w.box.height / 2, w.box.left)):
         centre = w.box.top + w.box.height / 2
-        for line in lines:
-            ref_centre = statistics.median(v.box.top + v.box.height / 2 for v in line)
-            ref_height = statistics.median(v.box.height for v in line)
+        for i, line in enumerate(lines):
+            ref_centre, ref_height = refs[i]
             if abs(ref_centre - centre) <= max(ref_height, w.box.height) * 0.5:
                 line.append(w)
+                refs[i] = (
+                    statistics.median(v.box.top + v.box.height / 2 for v in line),
+                    statistics.median(v.box.height for v in line),
+                )
                 break
         else:
             lines.append([w])
+            refs.append((centre, w.box.height))
     return [sorted(line, key=lambda w: w.box.left) for line in lines]
 
 
@@ -200,7 +209,7 @@ def find_signature_areas(page: PageInput) -> list[SignatureArea]:
                 continue  # "Signature on file": a statement (or a stamp's words), not a place to sign
             label_words = [w.text for w in line[max(0, wi - 2) : wi + 1]]
             after = line[wi + 1 :]
-            stop = next((w for w in after if _STOP.match(_label_core(w.text))), None)
+            stop = next((w for w in after if _is_stop_label(w, word)), None)
             typed = _typed_signature(line, after, stop)
             first = line[max(0, wi - 2)]  # the label's first word ("Physician" of "Physician signature")
             region = _signature_region(page, geo, word, stop, label_left=first.box.left)
@@ -237,18 +246,34 @@ def _stamp_words(page: PageInput, geo: _Geometry, region: PixelBox) -> bool:
     return False
 
 
+def _is_stop_label(word: PageWord, label: PageWord) -> bool:
+    """A printed label ending the field of ``label`` ("Date:", "Print name"); not handwriting
+    that OCR read as such a word ("id" in a signature): read with low confidence and much
+    taller than the label itself. (A printed label glued to a line's remains, "_-Date/Time:.-",
+    also reads with low confidence, but at the label's height.)"""
+    if not _STOP.match(_label_core(word.text)):
+        return False
+    unsure = word.confidence is not None and word.confidence < _PRINTED_CONFIDENCE
+    return not (unsure and word.box.height > 1.7 * label.box.height)
+
+
 def _label_core(text: str) -> str:
     """A label word without the line OCR glues to it ("Date:_____" -> "Date")."""
     return text.strip().rstrip("_.:-—=|").lstrip("_-—(")
 
 
+def is_signature_label(text: str) -> bool:
+    """A word that makes a signature area (only pages holding one need their image looked at)."""
+    return _is_anchor(text)
+
+
 def _is_anchor(text: str) -> bool:
     """A signature label word, as OCR reads it: glued to its line ("signature:_____"), or with
-    a letter misread ("Sionature")."""
+    a letter misread ("Sionature") or read as two ("signatiire", "sigriature": u as ii, n as ri)."""
     core = _label_core(text)
     if _ANCHOR.match(core):
         return True
-    return 8 <= len(core) <= 10 and fuzz.ratio(core.lower(), "signature") >= 85
+    return 8 <= len(core) <= 10 and fuzz.ratio(core.lower(), "signature") >= 84
 
 
 def _typed_signature(line: list[PageWord], after: list[PageWord], stop: PageWord | None) -> str:

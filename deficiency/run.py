@@ -1,6 +1,7 @@
 """The analysis over the archive: each document not yet analysed (or re-filed since) is read
-from its archived searchable PDF (a scanned page's own image, a digital page rendered by
-poppler, both through ``ingest.rasterize_pdf_page`` at ``work_dpi``), its findings stored; then
+from its archived searchable PDF (a scanned page's own pixels taken from under its invisible
+text, a digital page rendered by poppler at ``work_dpi``, both through
+``ingest.archived_page_image``; only pages with a signature label), its findings stored; then
 the charts of the patients concerned are checked."""
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import time
 from dataclasses import dataclass
 
 from chartclerk.deficiency.chart import ChartDocument, find_chart_deficiencies
-from chartclerk.deficiency.detect import find_document_deficiencies
+from chartclerk.deficiency.detect import find_document_deficiencies, is_signature_label
 from chartclerk.deficiency.models import Box, Finding, PageInput, PageWord, PatientInfo
 from chartclerk.errors import ChartclerkError
-from chartclerk.ingest.rasterize import rasterize_pdf_page
+from chartclerk.ingest.rasterize import archived_page_image
 from chartclerk.settings import Settings
 from chartclerk.store import Archive
 from chartclerk.store.deficiencies import (
@@ -32,7 +33,7 @@ __all__ = ["ANALYSIS_VERSION", "ScanReport", "analyze_document", "scan_archive"]
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = 1  # raise when the detectors change: every document is read again
+ANALYSIS_VERSION = 2  # raise when the detectors change: every document is read again
 _BATCH = 50  # documents whose findings are written in one transaction
 _CHART_TYPES = ("history_physical", "discharge_summary", "operative_report", "consent_form")
 
@@ -108,9 +109,11 @@ def analyze_document(
     pages = []
     for page in stored:
         words = page_words(page.words_json)
-        needs_image = any(_maybe_signature(w.text) for w in words)
-        image = rasterize_pdf_page(pdf, page.number, ingest) if needs_image else None
-        pages.append(PageInput(page.number, words, page.text, page.text_source, image, float(dpi)))
+        needs_image = any(is_signature_label(w.text) for w in words)
+        image, image_dpi = (
+            archived_page_image(pdf, page.number, ingest) if needs_image else (None, float(dpi))
+        )
+        pages.append(PageInput(page.number, words, page.text, page.text_source, image, image_dpi))
     return find_document_deficiencies(pages, patient, document_id=doc_id)
 
 
@@ -121,11 +124,6 @@ def page_words(value: str) -> tuple[PageWord, ...]:
         )
         for t, left, top, w, h, conf in json.loads(value)
     )
-
-
-def _maybe_signature(text: str) -> bool:
-    t = text.lower()
-    return "sign" in t or "authentic" in t
 
 
 def _record(f: Finding) -> FindingRecord:

@@ -45,12 +45,39 @@ _NOT_TAKEN = (  # any of these: poppler renders the page instead, and reports wh
 def scanned_page_image(path: Path, number: int, dpi: int, max_pixels: int) -> GrayImage | None:
     """Page ``number`` (1-based) as 8-bit gray at ``dpi``, the size poppler would render it,
     when the page is only one image covering it; otherwise None (render the page instead)."""
+    picture = _page_picture(path, number, max_pixels, invisible_text=False)
+    if picture is None:
+        return None
+    gray, width_pt, height_pt, rotate = picture
+    return _at_resolution(gray, width_pt, height_pt, dpi, rotate)
+
+
+def scanned_page_pixels(path: Path, number: int, max_pixels: int) -> tuple[GrayImage, float] | None:
+    """A searchable scanned page (one image over the whole page, and over it only text drawn
+    invisibly, render mode 3, as the archive writes its pages): its picture as scanned, not
+    resampled (turned by the page's /Rotate), and its resolution in pixels per inch; None for
+    any other page."""
+    picture = _page_picture(path, number, max_pixels, invisible_text=True)
+    if picture is None:
+        return None
+    gray, width_pt, _, rotate = picture
+    dpi = gray.shape[1] * 72.0 / width_pt
+    if rotate:
+        gray = np.ascontiguousarray(np.rot90(gray, k=-(rotate // 90)))
+    return np.array(gray, dtype=np.uint8), dpi
+
+
+def _page_picture(
+    path: Path, number: int, max_pixels: int, *, invisible_text: bool
+) -> tuple[GrayImage, float, float, int] | None:
+    """The page's sole image decoded (read-only), the page's width and height in points and
+    its /Rotate; None when the page is anything else."""
     try:
         with pikepdf.open(path) as pdf:
             page = pdf.pages[number - 1]
             rotate = int(page.obj.get("/Rotate", 0)) % 360
             x0, y0, x1, y1 = (float(v) for v in page.mediabox)
-            image = _sole_full_page_image(page, (x0, y0, x1, y1))
+            image = _sole_full_page_image(page, (x0, y0, x1, y1), invisible_text=invisible_text)
             if image is None or rotate % 90 or not _bounded(image, max_pixels):
                 return None
             gray = _decode_gray(image)
@@ -59,12 +86,15 @@ def scanned_page_image(path: Path, number: int, dpi: int, max_pixels: int) -> Gr
     except _NOT_TAKEN as e:
         log.debug("page %d: not taken from the file directly (%s)", number, type(e).__name__)
         return None
-    return _at_resolution(gray, x1 - x0, y1 - y0, dpi, rotate)
+    return gray, x1 - x0, y1 - y0, rotate
 
 
-def _sole_full_page_image(page: pikepdf.Page, box: tuple[float, float, float, float]) -> PdfImage | None:
+def _sole_full_page_image(
+    page: pikepdf.Page, box: tuple[float, float, float, float], *, invisible_text: bool = False
+) -> PdfImage | None:
     """The image when the page's content is exactly one image drawn over the whole media
-    box ``box`` (x0, y0, x1, y1 in points)."""
+    box ``box`` (x0, y0, x1, y1 in points), with ``invisible_text`` also forms that draw
+    nothing but invisible text (they are passed over)."""
     if page.obj.get("/Annots") or page.cropbox != page.mediabox:
         return None
     xobjects = page.resources.get("/XObject")
@@ -83,7 +113,7 @@ def _sole_full_page_image(page: pikepdf.Page, box: tuple[float, float, float, fl
             ctm = saved.pop()
         elif op == "cm":
             ctm = Matrix(*(float(v) for v in operands)) @ ctm
-        else:
+        elif not (invisible_text and _invisible_text_form(xobjects.get(str(operands[0])))):
             drawn.append((str(operands[0]), ctm))
     if len(drawn) != 1:
         return None
@@ -99,6 +129,36 @@ def _sole_full_page_image(page: pikepdf.Page, box: tuple[float, float, float, fl
     if any(abs(got - want) > _TOLERANCE_PT for got, want in zip(placed, wanted, strict=True)):
         return None
     return PdfImage(stream)
+
+
+_TEXT_STATE_OPS = frozenset(
+    {"BT", "ET", "Tf", "Td", "TD", "Tm", "T*", "Tz", "Tc", "Tw", "TL", "Ts", "q", "Q", "cm"}
+)
+_TEXT_SHOW_OPS = frozenset({"Tj", "TJ", "'", '"'})
+
+
+def _invisible_text_form(xobject: object) -> bool:
+    """A form XObject that draws only text in render mode 3 (invisible): an OCR text layer."""
+    if not isinstance(xobject, pikepdf.Stream) or xobject.get("/Subtype") != pikepdf.Name.Form:
+        return False
+    resources = xobject.get("/Resources")
+    if isinstance(resources, pikepdf.Dictionary) and "/XObject" in resources:
+        return False
+    mode, saved = 0, []
+    for instruction in pikepdf.parse_content_stream(xobject):
+        op = str(instruction.operator)
+        if op == "Tr":
+            mode = int(instruction.operands[0])
+        elif op == "q":
+            saved.append(mode)
+        elif op == "Q":
+            mode = saved.pop() if saved else mode
+        elif op in _TEXT_SHOW_OPS:
+            if mode != 3:
+                return False
+        elif op not in _TEXT_STATE_OPS:
+            return False
+    return True
 
 
 def _bounded(image: PdfImage, max_pixels: int) -> bool:

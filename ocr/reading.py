@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chartclerk.ocr.models import OcrResult
-from chartclerk.ocr.prepare import StraightPage, content_box, turn_page
+from chartclerk.ocr.prepare import StraightPage, content_box, erase_thin_lines, turn_page
 from chartclerk.ocr.tesseract import detect_orientation, ocr_image
 from chartclerk.settings import OcrSettings
 
@@ -36,12 +36,14 @@ def ocr_page(page: StraightPage, settings: OcrSettings) -> ReadPage:
 
 def read_page(page: StraightPage, settings: OcrSettings) -> ReadPage:
     """One tesseract pass over the page as ``straighten_page`` left it: over the part
-    that holds ink (``content_box``), or the whole page."""
+    that holds ink (``content_box``), or the whole page, its long thin horizontal lines
+    (fax streaks, rules) whitened in the copy tesseract reads (``erase_thin_lines``)."""
     box = content_box(page.image, page.dpi)
     if box is None:
-        return ReadPage(page, ocr_image(page.image, page.dpi, settings))
+        return ReadPage(page, ocr_image(erase_thin_lines(page.image, page.dpi), page.dpi, settings))
     left, top, right, bottom = box
-    part = ocr_image(np.ascontiguousarray(page.image[top:bottom, left:right]), page.dpi, settings)
+    part_image = np.ascontiguousarray(page.image[top:bottom, left:right])
+    part = ocr_image(erase_thin_lines(part_image, page.dpi), page.dpi, settings)
     words = tuple(dataclasses.replace(w, left=w.left + left, top=w.top + top) for w in part.words)
     return ReadPage(page, dataclasses.replace(part, words=words, region=box))
 

@@ -7,13 +7,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from chartclerk.classify.models import Patient
-from chartclerk.deficiency import PatientInfo, find_document_deficiencies, find_signature_areas
+from chartclerk.deficiency import (
+    Box,
+    PageInput,
+    PageWord,
+    PatientInfo,
+    find_document_deficiencies,
+    find_signature_areas,
+)
 from chartclerk.deficiency.chart import ChartDocument, find_chart_deficiencies
 from chartclerk.settings import DeficiencySettings, Settings
 from chartclerk.store import Archive
@@ -74,6 +82,48 @@ def test_two_stacked_unsigned_areas_are_both_missing(tall_mark: bool) -> None:
     assert all(f.sure for f in missing)
 
 
+@pytest.mark.parametrize("erase", [True, False], ids=["lines-erased", "control-lines-kept"])
+def test_fax_streak_through_a_label_still_makes_its_area(
+    erase: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fax streak running through the printed "Patient/guardian signature:" label: the OCR
+    stage whitens long thin lines in the copy tesseract reads, so the label is read and the
+    area judged (on the page image, streak and all). The control reads the page with its lines
+    kept: tesseract loses the label and the area, as it did before."""
+    import chartclerk.ocr.reading as reading
+    from chartclerk.ingest import PageImage
+    from chartclerk.ocr import normalize_resolution, ocr_page, straighten_page
+    from chartclerk.settings import OcrSettings
+    from chartclerk.tests.deficiencyforms import H
+
+    if not erase:
+        monkeypatch.setattr(reading, "erase_thin_lines", lambda image, dpi: image)
+    form = stacked_form(random.Random(5))
+    assert form.image is not None
+    label = next(w for w in form.words if w.text.startswith("Patient/"))
+    scan = form.image.copy()
+    y = round((label.box.top + 0.55 * label.box.height) * H)
+    scan[y : y + 2, :] = 40  # through the middle of the label's letters, across the page
+    settings = OcrSettings()
+    read = ocr_page(straighten_page(normalize_resolution(PageImage(1, scan, 150.0), settings)), settings)
+    height, width = read.page.image.shape
+    words = tuple(
+        PageWord(
+            w.text, Box(w.left / width, w.top / height, w.width / width, w.height / height), w.confidence
+        )
+        for w in read.ocr.words
+    )
+    page = PageInput(1, words, read.ocr.text, "ocr", read.page.image, float(read.page.dpi))
+    found = [(f.kind, f.words) for f in find_document_deficiencies([page], None)]
+    if erase:
+        assert found == [
+            ("signature_missing", "Patient/guardian signature:"),
+            ("signature_missing", "Witness signature:"),
+        ]
+    else:
+        assert ("signature_missing", "Patient/guardian signature:") not in found
+
+
 def test_signed_without_date_is_undated_and_says_what_it_saw() -> None:
     for below in (False, True):
         page = signature_form(random.Random(5), "signed", dated=False, below=below)
@@ -82,6 +132,34 @@ def test_signed_without_date_is_undated_and_says_what_it_saw() -> None:
         assert "no date" in found[0].detail and "signed:" in found[0].detail
         dated = signature_form(random.Random(5), "signed", dated=True, below=below)
         assert find_document_deficiencies([dated], None) == ()
+
+
+def test_label_read_split_and_handwriting_read_as_a_stop_word() -> None:
+    """OCR reads "signature" as "signatiire" (u as ii): still a label. It reads a signature's
+    scribble as a word that is also a field label ("id", "name"), with low confidence: that is
+    not the end of the field, so the signature is still seen."""
+    split = signature_form(random.Random(6), "unsigned", label="Witness signatiire:")
+    assert [(f.kind, f.words) for f in find_document_deficiencies([split], None)] == [
+        ("signature_missing", "Witness signatiire:")
+    ]
+    page = signature_form(random.Random(7), "signed")
+    label = next(w for w in page.words if w.text == "Signature:")
+    scribble_word = PageWord("id", Box(label.box.right + 0.02, label.box.top - 0.01, 0.03, 0.03), 53.0)
+    read = replace(page, words=(*page.words, scribble_word))
+    [area] = find_signature_areas(read)
+    assert area.signed and area.region.right > 0.5
+    assert find_document_deficiencies([read], None) == ()
+    for text, confidence in (("Name:", 95.0), ("_—Name:.-", 47.0)):  # printed; glued to a line's remains
+        stop = replace(
+            scribble_word,
+            text=text,
+            confidence=confidence,
+            box=replace(scribble_word.box, top=label.box.top, height=label.box.height),
+        )
+        [cut] = find_signature_areas(
+            replace(page, words=(*page.words, stop))
+        )  # a printed label ends the field
+        assert cut.region.right < label.box.right + 0.03, text
 
 
 def test_typed_date_counts_and_electronic_signature_on_a_digital_page() -> None:
@@ -141,6 +219,15 @@ def test_page_numbering_gaps_and_short_counts() -> None:
     ]
     assert find_document_deficiencies(smudged, who) == ()
     assert kinds(find_document_deficiencies([smudged[0], smudged[2]], who)) == ["pages_missing"]
+    # small footers as OCR reads them: "of" as "0f" glued to the numbers, stray dots and dashes
+    misread = ["p-lof5", "p..2. of 5", "p.4o0f5", "‘Page '5 of 5"]
+    gap = [text_page(i, ["DOE, JANE", footer]) for i, footer in enumerate(misread, start=1)]
+    found = find_document_deficiencies(gap, who)
+    assert kinds(found) == ["pages_missing"] and "page 3 not" in found[0].detail
+    assert "seen: 1-2, 4-5" in found[0].detail
+    alone = find_document_deficiencies([text_page(1, ["DOE, JANE", "p. 1-of 3"])], who)
+    assert kinds(alone) == ["pages_missing"] and "pages 2-3" in alone[0].detail
+    assert find_document_deficiencies([text_page(1, ["Step 1 of 3: wash hands"])], who) == ()
 
 
 def test_loose_page_without_patient_identifier() -> None:
@@ -185,12 +272,24 @@ def test_chart_rules_with_cms_defaults() -> None:
     assert find_chart_deficiencies([op], off, today) == ()
 
 
-def test_work_list_show_resolve_and_dismiss(settings: Settings, tmp_path: Path) -> None:
+def _on(settings: Settings, database_url: str | None) -> Settings:
+    """``settings`` on the test's database (SQLite in the archive folder, or a fresh PostgreSQL
+    database), the config file too, for the CLI."""
+    if database_url is not None:
+        config = settings.archive.parent / "config.yaml"
+        config.write_text(config.read_text().replace("database: null", f"database: '{database_url}'"))
+    return settings.model_copy(update={"database": database_url})
+
+
+def test_work_list_show_resolve_and_dismiss(
+    settings: Settings, database_url: str | None, tmp_path: Path
+) -> None:
     from chartclerk.cli import app
     from chartclerk.deficiency.run import scan_archive
     from chartclerk.store.audit import read_entries
     from chartclerk.store.deficiencies import close_finding, document_findings, list_findings
 
+    settings = _on(settings, database_url)
     with Archive.open(settings) as archive:
         archive.import_patients([Patient("00012345", "Doe", "Jane", dt.date(1954, 3, 7), "F")])
         unsigned = archive_pages(
@@ -237,3 +336,94 @@ def test_work_list_show_resolve_and_dismiss(settings: Settings, tmp_path: Path) 
     with Archive.open(settings) as archive:
         actions = [(e.user, e.action) for e in read_entries(archive.engine)]
     assert ("clara", "deficiency resolved") in actions and ("clara", "deficiencies") in actions
+
+
+def test_findings_kept_replaced_filtered_and_closed(
+    settings: Settings, database_url: str | None, tmp_path: Path
+) -> None:
+    """The store on both databases: a finding found again keeps its row (and its age), one no
+    longer found goes unless a clerk closed it; the work list's filters; chart findings
+    replaced per patient; which documents the analysis must read again."""
+    from chartclerk.store.deficiencies import (
+        FindingRecord,
+        close_finding,
+        document_findings,
+        documents_to_scan,
+        list_findings,
+        save_chart_findings,
+        save_document_findings,
+    )
+    from chartclerk.store.tables import utcnow
+
+    with Archive.open(_on(settings, database_url)) as archive:
+        archive.import_patients(
+            [
+                Patient("00012345", "Doe", "Jane", dt.date(1954, 3, 7), "F"),
+                Patient("00067890", "Roe", "Rick", dt.date(1961, 5, 2), "M"),
+            ]
+        )
+        scans = tmp_path / "scans"
+        jane = archive_pages(archive, scans, [signature_form(random.Random(1), "unsigned")], mrn="00012345")
+        rick = archive_pages(archive, scans, [signature_form(random.Random(2), "signed")], mrn="00067890")
+
+        def record(doc: int, kind: str, page: int = 1, left: float = 0.2) -> FindingRecord:
+            return FindingRecord(
+                doc, kind, f"{kind} on page {page}", page, [left, 0.3, 0.4, 0.05], "words", True
+            )
+
+        unsigned, gap, loose = (
+            record(jane, "signature_missing"),
+            record(jane, "pages_missing"),
+            record(rick, "identifier_missing", 2),
+        )
+        shas = {d: archive.get_document(d)["pdf_sha256"] for d in (jane, rick)}
+        assert {d for d, _ in documents_to_scan(archive, 1)} == {jane, rick}
+        assert (
+            save_document_findings(
+                archive, [(jane, shas[jane], [unsigned, gap]), (rick, shas[rick], [loose])], 1
+            )
+            == 3
+        )
+        assert documents_to_scan(archive, 1) == []
+        assert {d for d, _ in documents_to_scan(archive, 2)} == {jane, rick}  # a new analysis reads all again
+
+        items = list_findings(archive)
+        assert [(i["document_id"], i["kind"]) for i in items] == [
+            (jane, "signature_missing"), (jane, "pages_missing"), (rick, "identifier_missing"),
+        ]  # fmt: skip
+        assert items[0]["region"] == [0.2, 0.3, 0.4, 0.05] and items[0]["patient_mrn"] == "00012345"
+        assert [i["kind"] for i in list_findings(archive, patient="00067890")] == ["identifier_missing"]
+        assert [i["document_id"] for i in list_findings(archive, kind="pages_missing")] == [jane]
+        assert list_findings(archive, older_than_days=3) == []
+        later = utcnow() + dt.timedelta(days=10)
+        assert len(list_findings(archive, older_than_days=3, now=later)) == 3
+
+        first = {i["kind"]: i for i in items}
+        closed = close_finding(archive, first["signature_missing"]["id"], "resolved", "clara", "signed 11/30")
+        assert closed["status"] == "resolved" and closed["closed_by"] == "clara" and closed["closed_at"]
+        with pytest.raises(Exception, match="already resolved"):
+            close_finding(archive, first["signature_missing"]["id"], "dismissed", "clara", "no")
+        with pytest.raises(Exception, match="not found"):
+            close_finding(archive, 999_999, "dismissed", "clara", "no")
+
+        # found again, with one more: kept rows keep their ids and found_at; the closed one stays closed
+        undated = record(jane, "signature_undated", left=0.5)
+        save_document_findings(archive, [(jane, shas[jane], [unsigned, gap, undated])], 1)
+        again = {i["kind"]: i for i in document_findings(archive, jane)}
+        assert again["pages_missing"]["id"] == first["pages_missing"]["id"]
+        assert again["pages_missing"]["found_at"] == first["pages_missing"]["found_at"]
+        assert again["signature_missing"]["status"] == "resolved" and len(again) == 3
+        # no longer found: open findings go, the clerk's closed one stays
+        save_document_findings(archive, [(jane, shas[jane], [])], 1)
+        assert [(i["kind"], i["status"]) for i in document_findings(archive, jane)] == [
+            ("signature_missing", "resolved")
+        ]
+
+        chart = FindingRecord(jane, "document_missing", "no H&P", None, None, "", True)
+        assert save_chart_findings(archive, "00012345", [chart]) == 1
+        assert [i["kind"] for i in list_findings(archive, patient="00012345")] == ["document_missing"]
+        save_chart_findings(archive, "00012345", [])
+        assert list_findings(archive, patient="00012345") == []
+        assert [i["kind"] for i in list_findings(archive, status="all", patient="00012345")] == [
+            "signature_missing"
+        ]

@@ -12,6 +12,8 @@ import pytest
 from chartclerk.errors import MissingDependencyError, OcrError
 from chartclerk.ingest import PageImage
 from chartclerk.ocr import normalize_resolution, ocr_page, straighten_page
+from chartclerk.ocr.prepare import StraightPage, erase_thin_lines
+from chartclerk.ocr.reading import read_page
 from chartclerk.ocr.tesseract import detect_orientation, ocr_image, parse_tsv, tesseract_version
 from chartclerk.settings import OcrSettings
 from chartclerk.tests.scans import distort, render_page
@@ -144,3 +146,45 @@ def test_content_box_leaves_blank_and_full_pages_whole() -> None:
     specks[::97, ::89] = 0  # lone specks are not ink
     specks[1000:1100, 1000:1500] = 0
     assert content_box(specks, 300) == (955, 955, 1545, 1145)
+
+
+def test_thin_lines_are_erased_from_the_copy_tesseract_reads(upright: np.ndarray) -> None:
+    """Fax streaks through lines of print and a rule are whitened, letters crossed by them kept
+    whole, a heavy bar kept; tesseract then reads the streaked lines as it reads the clean page.
+    A page without such lines is handed back as it is."""
+    ruled = erase_thin_lines(upright, 300)  # the letterhead's rule goes; nothing else changes
+    changed = np.flatnonzero((ruled != upright).any(axis=1))
+    assert 1 <= changed.size <= 6 and changed[-1] - changed[0] < 6
+    assert erase_thin_lines(ruled, 300) is ruled
+    upright = ruled
+    ink_rows = np.flatnonzero((upright < 128).sum(axis=1) > 40)
+    bands = np.split(ink_rows, np.flatnonzero(np.diff(ink_rows) > 1) + 1)
+    streaked = upright.copy()
+    through = [int(b[len(b) // 2]) for b in bands[2:12:2]]  # the middle of five lines of print
+    for y in through:
+        streaked[y : y + 2, :] = 35
+    streaked[1800:1803, 300:1100] = 20  # a rule under the text, 2.7 in long
+    streaked[2000:2014, 300:1100] = 20  # a heavy bar (0.05 in thick): not a thin line
+    erased = erase_thin_lines(streaked, 300)
+    assert (erased[1800:1803, 300:1100] > 200).all()
+    assert (erased[2000:2014, 300:1100] == 20).all()
+    streak_rows = np.zeros(upright.shape[0], bool)
+    for y in through:
+        streak_rows[y - 1 : y + 3] = True
+    elsewhere = ~streak_rows
+    elsewhere[1799:1804] = False  # the rule and its grey edge
+    kept = erased[elsewhere] == streaked[elsewhere]
+    assert kept.mean() > 0.9999  # nothing else touched
+    on_streaks = erased[streak_rows]
+    assert (on_streaks < 128).mean() < 0.5 * (streaked[streak_rows] < 128).mean()
+    crossing = (upright[streak_rows] < 128) & (on_streaks < 128)
+    assert crossing.sum() > 0.8 * (upright[streak_rows] < 128).sum()  # the letters' own strokes stay
+
+    def words(text: str) -> set[str]:
+        return {w for w in text.upper().split() if len(w) > 3}
+
+    clean = words(ocr_image(upright, 300, SETTINGS).text)
+    read = read_page(StraightPage(1, streaked, 300, 0.0, 0), SETTINGS)
+    raw = words(ocr_image(streaked, 300, SETTINGS).text)
+    assert len(clean & words(read.ocr.text)) > 0.95 * len(clean)
+    assert len(clean & raw) < len(clean & words(read.ocr.text))

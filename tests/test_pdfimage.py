@@ -177,3 +177,44 @@ def test_scanned_pages_do_not_run_poppler(
 
     monkeypatch.setattr(pdf2image, "convert_from_path", no_poppler)
     assert rasterize_pdf_page(tmp_path / "p.pdf", 2, SETTINGS).shape == (page.shape[0] * 2, page.shape[1] * 2)
+
+
+def test_archived_searchable_page_is_taken_from_under_its_invisible_text(
+    page: np.ndarray, tmp_path: Path
+) -> None:
+    """The archive's own page (the scan and tesseract's invisible text over it) gives its own
+    pixels and resolution without poppler (shrunk only when finer than asked); text that would
+    show (any render mode but 3) is not passed over, and the page is rendered."""
+    from chartclerk.ingest.pdfimage import scanned_page_pixels
+    from chartclerk.ingest.rasterize import archived_page_image
+    from chartclerk.ocr.tesseract import ocr_image
+    from chartclerk.settings import OcrSettings
+    from chartclerk.store import make_page_pdf
+
+    layer = ocr_image(page, 150, OcrSettings()).text_layer_pdf
+    path = tmp_path / "archived.pdf"
+    path.write_bytes(make_page_pdf(page, 150, layer))
+    assert scanned_page_image(path, 1, 100, MAX_PIXELS) is None  # for OCR, text on a page means poppler
+    taken = scanned_page_pixels(path, 1, MAX_PIXELS)
+    assert taken is not None
+    pixels, dpi = taken
+    assert abs(dpi - 150) < 0.01 and pixels.shape == page.shape
+    assert np.abs(pixels.astype(np.int16) - page).mean() < 2.0  # the scan itself, JPEG aside
+    same, same_dpi = archived_page_image(path, 1, SETTINGS)
+    assert np.array_equal(same, pixels) and same_dpi == dpi
+    small, small_dpi = archived_page_image(path, 1, SETTINGS, max_dpi=100)
+    assert (
+        small_dpi == 100
+        and small.shape == render_pdf_page(path, 1, SETTINGS.model_copy(update={"dpi": 100})).shape
+    )
+
+    with pikepdf.open(path) as pdf:
+        forms = [x for x in pdf.pages[0].resources.XObject.values() if x.get("/Subtype") == "/Form"]
+        assert len(forms) == 1 and b"3 Tr" in forms[0].read_bytes()
+        forms[0].write(forms[0].read_bytes().replace(b"3 Tr", b"0 Tr"))
+        pdf.save(tmp_path / "visible.pdf")
+    assert scanned_page_pixels(tmp_path / "visible.pdf", 1, MAX_PIXELS) is None
+    rendered, rendered_dpi = archived_page_image(
+        tmp_path / "visible.pdf", 1, SETTINGS.model_copy(update={"dpi": 75})
+    )
+    assert rendered_dpi == 75 and rendered.shape == (825, 638)
