@@ -8,15 +8,12 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import uvicorn
 from argon2 import PasswordHasher
 from PIL import Image
 from playwright.sync_api import sync_playwright
@@ -29,7 +26,7 @@ from chartclerk.tests.test_web_browser import (
     CHROMIUM,
     PASSWORD,
     FakeClock,
-    _free_port,
+    serve_in_thread,
     sign_in,
     wait_until,
 )
@@ -53,17 +50,8 @@ def served(settings: Settings) -> Iterator[tuple[str, Any]]:
     archive_pages(state.archive, scans, [signature_form(random.Random(3), "unsigned")], mrn=None)
     archive_pages(state.archive, scans, [signature_form(random.Random(4), "signed")], mrn=None)
     state.users.add("clara", "clerk", PASSWORD)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", state.archive
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(app) as url:
+        yield url, state.archive
     state.archive.close()
 
 

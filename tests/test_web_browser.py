@@ -8,6 +8,7 @@ CHARTCLERK_SCREENSHOTS names a folder, which is how README's were made)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -75,6 +76,26 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextlib.contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """The app served by uvicorn on a free loopback port, in a thread of this process (so the
+    tests share its archive and clock); yields the base URL, stops the server on exit."""
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not Path(CHROMIUM).exists():
@@ -93,18 +114,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ids = build_archive(state.archive, home / "scans")
     for name, role in (("clara", "clerk"), ("carl", "clerk"), ("lockme", "clerk"), ("audrey", "auditor")):
         state.users.add(name, role, PASSWORD)
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield Server(f"http://127.0.0.1:{port}", app, state.archive, clock, ids, settings, home)
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(app) as url:
+        yield Server(url, app, state.archive, clock, ids, settings, home)
 
 
 @pytest.fixture(scope="module")
