@@ -242,7 +242,7 @@ def watch(
     Example: chartclerk watch --inbox /srv/scans/inbox
     """
     from chartclerk.ingest.watch import watch_inbox
-    from chartclerk.pipeline import handle_inbox_file
+    from chartclerk.pipeline import handle_inbox_files
     from chartclerk.workers import make_executor
 
     settings = _settings(ctx, inbox=inbox)
@@ -256,14 +256,15 @@ def watch(
     with _archive(settings) as archive, make_executor(settings) as pool:
         archive.recover()  # what a crashed run left behind, when no other process is in the archive
 
-        def handle(path: Path) -> None:
-            outcome = handle_inbox_file(path, settings, archive, pool)
-            ids = ", ".join(str(d.id) for d in outcome.documents) or "-"
-            detail = outcome.error if outcome.status == "failed" else f"documents {ids}"
-            typer.echo(f"{outcome.status} {path.name}: {detail}")
+        def handle(paths: list[Path]) -> None:
+            for outcome in handle_inbox_files(paths, settings, archive, pool):
+                ids = ", ".join(str(d.id) for d in outcome.documents) or "-"
+                detail = outcome.error if outcome.status == "failed" else f"documents {ids}"
+                typer.echo(f"{outcome.status} {outcome.path.name}: {detail}")
 
         typer.echo(f"watching {settings.inbox} (Ctrl-C to stop)")
-        watch_inbox(settings.inbox, settings.watch, handle, stop)
+        # Files ready together are read side by side: as many as there are pages in flight.
+        watch_inbox(settings.inbox, settings.watch, handle, stop, batch=2 * settings.workers)
 
 
 @app.command()

@@ -19,7 +19,7 @@ import logging
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,7 @@ __all__ = [
     "Progress",
     "build_document",
     "handle_inbox_file",
+    "handle_inbox_files",
     "ingest_files",
     "split_documents",
 ]
@@ -177,14 +178,31 @@ def _outcome_of(future: Future[PageOutcome], number: int) -> PageOutcome:
 def handle_inbox_file(
     path: Path, settings: Settings, archive: Archive, executor: Executor, progress: Progress | None = None
 ) -> FileOutcome:
-    """The watcher's (and the web upload's) unit of work: archive one inbox file, then remove it
-    from the inbox; on failure move it to the failed folder with a one-line reason."""
-    outcomes = [] if path.is_dir() else ingest_files([path], settings, archive, executor, progress)
-    if not outcomes:  # a folder is never taken whole (the watcher walks it), nor followed
-        return FileOutcome(path, "failed", error="a folder, not a scan file")
-    outcome = outcomes[0]
-    if outcome.status == "failed":
-        quarantine(path, settings.failed_dir, outcome.error or "unknown error")
-    else:
-        path.unlink(missing_ok=True)
-    return outcome
+    """The web upload's unit of work: one inbox file, as :func:`handle_inbox_files` takes it."""
+    return handle_inbox_files([path], settings, archive, executor, progress)[0]
+
+
+def handle_inbox_files(
+    paths: Sequence[Path],
+    settings: Settings,
+    archive: Archive,
+    executor: Executor,
+    progress: Progress | None = None,
+) -> list[FileOutcome]:
+    """The watcher's unit of work: archive inbox files (their pages read side by side), then
+    remove each archived one from the inbox; a failed one goes to the failed folder with a
+    one-line reason. One outcome per path, in order."""
+    files = [p for p in paths if not p.is_dir()]  # a folder is never taken whole, nor followed
+    taken = {o.path: o for o in ingest_files(files, settings, archive, executor, progress)} if files else {}
+    outcomes = []
+    for path in paths:
+        outcome = taken.get(path)
+        if outcome is None:
+            outcomes.append(FileOutcome(path, "failed", error="a folder, not a scan file"))
+            continue
+        if outcome.status == "failed":
+            quarantine(path, settings.failed_dir, outcome.error or "unknown error")
+        else:
+            path.unlink(missing_ok=True)
+        outcomes.append(outcome)
+    return outcomes

@@ -251,11 +251,13 @@ class _InboxWatcher:
         self,
         root: Path,
         settings: WatchSettings,
-        handle: Callable[[Path], None],
+        handle: Callable[[list[Path]], None],
         clock: Callable[[], float],
+        batch: int,
     ) -> None:
         self.root = root
         self.handle = handle
+        self.batch = batch
         self.events: queue.SimpleQueue[Path] = queue.SimpleQueue()
         self.tracker = StabilityTracker(settings.stable_seconds, clock=clock)
         # Files left in the inbox by `handle`, with the signature they had: not
@@ -311,67 +313,81 @@ class _InboxWatcher:
                 self.offer(path, refresh=True)
 
     def process_ready(self, stop: threading.Event) -> None:
+        ready: list[tuple[Path, Signature]] = []
         for path in self.tracker.ready():
             if stop.is_set():
-                return
+                break  # files taken but not handled stay in the inbox for the next run
             self.tracker.discard(path)
             signature = _signature(path)
             # Check again: a parent folder could have been swapped for a symlink.
             if signature is None or self.handled.get(path) == signature or not is_candidate(path, self.root):
                 continue
-            self._handle_one(path, signature)
+            ready.append((path, signature))
+            if len(ready) == self.batch:
+                self._handle(ready)
+                ready = []
+        if ready and not stop.is_set():
+            self._handle(ready)
 
-    def _handle_one(self, path: Path, signature: Signature) -> None:
-        tag = path_tag(path)
-        size = signature[0]
+    def _handle(self, files: list[tuple[Path, Signature]]) -> None:
+        tags = " ".join(path_tag(path) for path, _ in files)
+        size = sum(signature[0] for _, signature in files)
         started = time.monotonic()
         try:
-            self.handle(path)
+            self.handle([path for path, _ in files])
         except Exception as e:  # one bad file never stops the watcher
             log.error(
-                "inbox file %s (%d bytes): handler failed with %s after %.2fs",
-                tag,
+                "inbox file(s) %s (%d bytes): handler failed with %s after %.2fs",
+                tags,
                 size,
                 type(e).__name__,
                 time.monotonic() - started,
             )
         else:
-            log.info("inbox file %s (%d bytes) handled in %.2fs", tag, size, time.monotonic() - started)
-        after = _signature(path)
-        if after is None:
-            self.handled.pop(path, None)
-        elif after == signature:
-            self.handled[path] = signature
-            log.warning("inbox file %s is still in the inbox; it is left alone until it changes", tag)
-        else:  # modified, or a new file already took its name: treat as new
-            self.handled.pop(path, None)
-            self.offer(path, refresh=True)
+            log.info("inbox file(s) %s (%d bytes) handled in %.2fs", tags, size, time.monotonic() - started)
+        for path, signature in files:
+            after = _signature(path)
+            if after is None:
+                self.handled.pop(path, None)
+            elif after == signature:
+                self.handled[path] = signature
+                log.warning(
+                    "inbox file %s is still in the inbox; it is left alone until it changes", path_tag(path)
+                )
+            else:  # modified, or a new file already took its name: treat as new
+                self.handled.pop(path, None)
+                self.offer(path, refresh=True)
 
 
 def watch_inbox(
     inbox: Path,
     settings: WatchSettings,
-    handle: Callable[[Path], None],
+    handle: Callable[[list[Path]], None],
     stop: threading.Event,
     *,
+    batch: int = 1,
     rescan_seconds: float = DEFAULT_RESCAN_SECONDS,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Watch ``inbox`` (recursively) until ``stop`` is set, calling ``handle(path)``
-    in this thread, one file at a time, for each candidate file once it has been
-    unchanged for ``settings.stable_seconds``.
+    """Watch ``inbox`` (recursively) until ``stop`` is set, calling ``handle(paths)``
+    in this thread with up to ``batch`` candidate files at a time (those ready together),
+    each once it has been unchanged for ``settings.stable_seconds``: a batch lets the
+    handler read the pages of several files side by side (many single-page faxes on many
+    workers).
 
-    ``handle`` should move the file out of the inbox (archived or quarantined).
-    If it raises, the exception type is logged and the next file follows; a file
+    ``handle`` should move the files out of the inbox (archived or quarantined).
+    If it raises, the exception type is logged and the next files follow; a file
     it leaves in place is not handled again until it changes. Files already in
     the inbox are handled too, and the whole inbox is rescanned every
     ``rescan_seconds`` in case an event was missed. Creates the inbox if missing.
     """
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
     if rescan_seconds <= 0:
         raise ValueError("rescan_seconds must be positive")
     inbox.mkdir(parents=True, exist_ok=True)
     root = inbox.resolve(strict=True)
-    watcher = _InboxWatcher(root, settings, handle, clock)
+    watcher = _InboxWatcher(root, settings, handle, clock, batch)
     # Events first, then the initial scan: a file dropped in between is seen by one or both.
     observer = _start_observer(root, settings, _EventFeed(watcher.events))
     log.info(

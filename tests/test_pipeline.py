@@ -13,7 +13,7 @@ from pdf2image import convert_from_path
 from rapidfuzz import fuzz
 
 from chartclerk.page_worker import PageOutcome
-from chartclerk.pipeline import handle_inbox_file, ingest_files, split_documents
+from chartclerk.pipeline import handle_inbox_file, handle_inbox_files, ingest_files, split_documents
 from chartclerk.settings import Settings
 from chartclerk.store import Archive
 from chartclerk.tests.scans import (
@@ -174,3 +174,26 @@ def test_process_pool_gives_the_same_result(tmp_path: Path, settings: Settings, 
         [outcome] = ingest_files([tmp_path / "batch.pdf"], settings, archive, pool)
     assert outcome.status == "archived", outcome.error
     assert [d["source_pages"] for d in archive.list_documents()] == [[1, 2], [4, 4]]
+
+
+def test_inbox_files_taken_together_are_each_archived_or_quarantined(
+    settings: Settings, archive: Archive, roster: list[FakePatient]
+) -> None:
+    """The watcher's batch: each file's own outcome, in the order given; the good ones archived
+    and removed, the bad one quarantined with its reason, a folder left alone."""
+    settings.inbox.mkdir(parents=True)
+    first = settings.inbox / "first.png"
+    write_png(first, render_document("consent_form", roster[2], seed=9, dpi=200).pages[0], dpi=200)
+    bad = settings.inbox / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.4 garbage")
+    folder = settings.inbox / "ward"
+    folder.mkdir()
+    second = settings.inbox / "second.png"
+    write_png(second, render_document("lab_report", roster[4], seed=3, dpi=200).pages[0], dpi=200)
+    outcomes = handle_inbox_files([first, bad, folder, second], settings, archive, SerialExecutor())
+    assert [o.path for o in outcomes] == [first, bad, folder, second]
+    assert [o.status for o in outcomes] == ["archived", "failed", "failed", "archived"]
+    assert outcomes[2].error == "a folder, not a scan file" and folder.is_dir()
+    assert not first.exists() and not second.exists() and not bad.exists()
+    assert (settings.failed_dir / "bad.pdf").read_bytes() == b"%PDF-1.4 garbage"
+    assert sorted(d["type"] for d in archive.list_documents()) == ["consent_form", "lab_report"]

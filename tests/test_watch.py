@@ -315,7 +315,8 @@ def watching(
 
     def run() -> None:
         try:
-            watch_inbox(inbox, settings, handler, stop, rescan_seconds=rescan_seconds)
+            # One file a time, as the handler takes them (the batches are tested below).
+            watch_inbox(inbox, settings, lambda paths: handler(paths[0]), stop, rescan_seconds=rescan_seconds)
         except BaseException as e:  # reported to the test below
             errors.append(e)
 
@@ -464,3 +465,45 @@ def test_inbox_is_created_and_stop_ends_the_watcher_promptly(inbox: Path, record
         drop(inbox / "pending.pdf")  # not yet stable when stop is set
     assert not thread.is_alive()
     assert recorder.calls == []
+
+
+def test_files_ready_together_are_handed_over_in_batches(inbox: Path, recorder: Recorder) -> None:
+    """Up to ``batch`` files ready at once go to the handler in one call (their pages are then
+    read side by side); a handler that fails a batch stops neither the watcher nor later files."""
+    for i in range(7):
+        drop(inbox / f"fax{i}.pdf")
+    batches: list[list[str]] = []
+    failed_once: list[bool] = []
+
+    def handle(paths: list[Path]) -> None:
+        batches.append([p.name for p in paths])
+        if not failed_once:
+            failed_once.append(True)
+            raise RuntimeError("the first batch fails")
+        for path in paths:
+            recorder(path)
+
+    settings = WatchSettings(stable_seconds=STABLE, poll_interval_seconds=POLL)
+    stop = threading.Event()
+    thread = threading.Thread(target=watch_inbox, args=(inbox, settings, handle, stop), kwargs={"batch": 3})
+    thread.start()
+    try:
+        wait_for(lambda: bool(batches) and len(recorder.calls) == 7 - len(batches[0]))
+        # Seven files ready together (all scanned at start): batches of at most 3, each file once.
+        assert all(len(b) <= 3 for b in batches) and max(len(b) for b in batches) == 3
+        assert sorted(name for b in batches for name in b) == [f"fax{i}.pdf" for i in range(7)]
+        # The failed batch's files are left in the inbox as they were, until they change.
+        assert sorted(p.name for p in inbox.iterdir()) == sorted(batches[0])
+        for name in batches[0]:
+            drop(inbox / name, b"%PDF-1.7 scan, sent again")
+        wait_for(lambda: len(recorder.calls) == 7)
+    finally:
+        stop.set()
+        thread.join(DEADLINE)
+    assert sorted(recorder.names()) == [f"fax{i}.pdf" for i in range(7)]
+    assert list(inbox.iterdir()) == []
+
+
+def test_batch_must_be_positive(inbox: Path) -> None:
+    with pytest.raises(ValueError, match="batch"):
+        watch_inbox(inbox, WatchSettings(), lambda paths: None, threading.Event(), batch=0)
