@@ -50,14 +50,17 @@ from chartclerk.workers import make_pool
 ASSEMBLY_STAGES = ("store original", "classify+match", "archive (pdf+db)")
 
 
-def make_backlog(folder: Path, files: int, dpi: int, seed: int) -> tuple[list[Path], list[Patient]]:
+def make_backlog(
+    folder: Path, files: int, dpi: int, seed: int, *, one_page: bool = False
+) -> tuple[list[Path], list[Patient]]:
+    """Scans of the held-out family: one or two pages a file (one with ``one_page``)."""
     folder.mkdir(parents=True)
     roster = make_roster(40, seed=seed)
     rng = random.Random(seed)
     paths = []
     for i in range(files):
         doc = held_out_document(DOC_TYPES[i % len(DOC_TYPES)], roster[i % len(roster)], seed + i, True)
-        pages = render_pages(doc.blocks, doc.layout, dpi)[: 1 + i % 2]
+        pages = render_pages(doc.blocks, doc.layout, dpi)[: 1 if one_page else 1 + i % 2]
         scans = [scan_like(p, skew_degrees=rng.uniform(-3, 3), noise=0.001, seed=seed + i) for p in pages]
         path = folder / f"heldout-{i:03d}.pdf"
         write_pdf(path, scans, dpi=dpi)

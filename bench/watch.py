@@ -14,7 +14,6 @@ a time keeps one worker busy on one-page files; one that takes the files ready t
 from __future__ import annotations
 
 import argparse
-import random
 import shutil
 import signal
 import subprocess
@@ -23,25 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from chartclerk.bench.heldout import held_out_document
-from chartclerk.classify import DOC_TYPES
-from chartclerk.classify.training.render import render_pages, scan_like
-from chartclerk.tests.scans import make_roster, write_pdf
-
-
-def make_faxes(folder: Path, files: int, dpi: int, seed: int) -> list[Path]:
-    folder.mkdir(parents=True)
-    roster = make_roster(40, seed=seed)
-    rng = random.Random(seed)
-    paths = []
-    for i in range(files):
-        doc = held_out_document(DOC_TYPES[i % len(DOC_TYPES)], roster[i % len(roster)], seed + i, True)
-        page = render_pages(doc.blocks, doc.layout, dpi)[0]
-        path = folder / f"fax-{i:03d}.pdf"
-        scan = scan_like(page, skew_degrees=rng.uniform(-3, 3), noise=0.001, seed=seed + i)
-        write_pdf(path, [scan], dpi=dpi)
-        paths.append(path)
-    return paths
+from chartclerk.bench.distributed import make_backlog
 
 
 def config(home: Path, name: str, workers: int) -> Path:
@@ -67,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="cc-watch-"))
     try:
-        faxes = make_faxes(home / "faxes", args.files, args.dpi, args.seed)
+        faxes, _ = make_backlog(home / "faxes", args.files, args.dpi, args.seed, one_page=True)
 
         # ingest: the reference (start-up included, as the watcher's is not: it is already up)
         ingest_cfg = config(home, "ingest", args.workers)
